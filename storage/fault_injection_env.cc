@@ -171,7 +171,11 @@ void FaultInjectionEnv::ClearFaults() {
 Status FaultInjectionEnv::DropUnsyncedData() {
   std::lock_guard<std::mutex> lock(mu_);
   Status first_error;
-  for (auto& [path, state] : files_) {
+  for (auto& entry : files_) {
+    // Plain references, not a structured binding: lambdas may not capture
+    // those before clang 16, and clang-tidy should parse this file.
+    const std::string& path = entry.first;
+    FileState& state = entry.second;
     if (state.unsynced.empty()) continue;
     Status s = [&]() -> Status {
       // A fresh descriptor: the writer's own may be closed, O_DIRECT or

@@ -54,7 +54,8 @@ struct LogWriter::Buffer {
   uint8_t* data = nullptr;  // 4096-aligned, pre-faulted
   uint32_t capacity = 0;
   int index = 0;            // registered-buffer index
-  uint32_t used = 0;        // guarded by mu_
+  uint32_t used = 0;        // guarded by mu_; includes `head`
+  uint32_t head = 0;        // leading bytes carried over from the previous commit's last block
   uint64_t file_offset = 0;
   Lsn seed = 0;             // first LSN of the segment these records belong to
   Lsn first_lsn = 0;        // 0 when empty
@@ -62,12 +63,17 @@ struct LogWriter::Buffer {
   std::atomic<uint32_t> filling{0};
 
   ~Buffer() { std::free(data); }
-  void Reset(uint64_t offset, Lsn segment_seed) {
-    used = 0;
-    file_offset = offset;
+  // Starts the buffer at segment offset `end` (the end of the records so
+  // far). With direct I/O the buffer begins at the block containing `end`,
+  // whose leading bytes the flusher copies in from the previous commit.
+  void Reset(uint64_t end, Lsn segment_seed, bool direct) {
+    file_offset = direct ? end & ~uint64_t{lf::kBlockBytes - 1} : end;
+    head = static_cast<uint32_t>(end - file_offset);
+    used = head;
     seed = segment_seed;
     first_lsn = last_lsn = 0;
   }
+  bool empty() const { return used == head; }
 };
 
 struct LogWriter::Segment {
@@ -145,6 +151,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const LogWriterOptions& optio
 }
 
 Status LogWriter::Init(Lsn next_lsn) {
+  direct_ = options_.direct_io;
   next_lsn_ = next_lsn;
   written_lsn_ = synced_lsn_ = next_lsn - 1;
   RAZAR_ASSIGN_OR_RETURN(ring_, env_->NewRing(8));
@@ -169,7 +176,7 @@ Status LogWriter::Init(Lsn next_lsn) {
   segment_first_lsn_ = next_lsn;
   segment_used_ = lf::kSegmentHeaderBytes;
   open_ = buffers_[0].get();
-  open_->Reset(segment_used_, segment_first_lsn_);
+  open_->Reset(segment_used_, segment_first_lsn_, direct_);
   last_sync_mono_ns_ = env_->MonotonicNanos();
   preparer_ = std::thread([this] { PreparerLoop(); });
   flusher_ = std::thread([this] { FlusherLoop(); });
@@ -186,7 +193,8 @@ Result<Lsn> LogWriter::Append(uint16_t type, std::span<const uint8_t> payload,
                                    " bytes exceeds the 1 MiB maximum");
   }
   const uint64_t fp = lf::RecordFootprint(payload.size());
-  if (fp > options_.buffer_bytes || fp > options_.segment_bytes - lf::kSegmentHeaderBytes) {
+  if (fp > options_.buffer_bytes - lf::kBlockBytes ||
+      fp > options_.segment_bytes - lf::kSegmentHeaderBytes) {
     return Status::InvalidArgument("record of " + std::to_string(fp) +
                                    " bytes does not fit a buffer or an empty segment");
   }
@@ -197,11 +205,11 @@ Result<Lsn> LogWriter::Append(uint16_t type, std::span<const uint8_t> payload,
     if (!latched_.ok()) return latched_;
     if (closing_) return Status::Failed("log writer is closed");
     if (segment_used_ + fp > options_.segment_bytes) {
-      if (open_->used == 0) {
+      if (open_->empty()) {
         // Roll over: the open buffer starts the next segment.
         segment_first_lsn_ = next_lsn_;
         segment_used_ = lf::kSegmentHeaderBytes;
-        open_->Reset(segment_used_, segment_first_lsn_);
+        open_->Reset(segment_used_, segment_first_lsn_, direct_);
         break;
       }
     } else if (open_->used + fp <= open_->capacity) {
@@ -320,7 +328,7 @@ void LogWriter::FlusherLoop() {
                  uint64_t{options_.interval_ms} * 1000000;
     };
     auto has_work = [&] {
-      return !latched_.ok() || closing_ || open_->used > 0 || sync_due();
+      return !latched_.ok() || closing_ || !open_->empty() || sync_due();
     };
     flusher_busy_ = false;
     if (interval && written_lsn_ > synced_lsn_) {
@@ -334,13 +342,13 @@ void LogWriter::FlusherLoop() {
     }
     flusher_busy_ = true;
     if (!latched_.ok()) break;
-    if (closing_ && open_->used == 0 && synced_lsn_ >= written_lsn_) break;
+    if (closing_ && open_->empty() && synced_lsn_ >= written_lsn_) break;
 
     Buffer* b = nullptr;
-    if (open_->used > 0) {
+    if (!open_->empty()) {
       b = open_;
       Buffer* next = buffers_[0].get() == b ? buffers_[1].get() : buffers_[0].get();
-      next->Reset(segment_used_, segment_first_lsn_);
+      next->Reset(segment_used_, segment_first_lsn_, direct_);
       open_ = next;
       space_cv_.notify_all();
     }
@@ -353,6 +361,12 @@ void LogWriter::FlusherLoop() {
     if (b != nullptr) {
       // Wait for producers still framing records into the sealed buffer.
       while (b->filling.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+      uint32_t write_len = b->used;
+      if (direct_) {
+        write_len = AlignUp(b->used);
+        std::memset(b->data + b->used, 0, write_len - b->used);  // the format's zero tail
+        CarryTailBlock(b);
+      }
       if (segment_ == nullptr || b->seed != segment_->first_lsn) {
         s = FinishSegment();
         if (s.ok()) {
@@ -360,7 +374,7 @@ void LogWriter::FlusherLoop() {
           s = OpenNextSegment(b->seed);
         }
       }
-      if (s.ok()) s = WriteRange(segment_->fd, b->data, b->used, b->file_offset, b->index, sync);
+      if (s.ok()) s = WriteRange(segment_->fd, b->data, write_len, b->file_offset, b->index, sync);
     } else if (sync) {
       s = WriteRange(segment_->fd, nullptr, 0, 0, -1, true);
     }
@@ -386,6 +400,23 @@ void LogWriter::FlusherLoop() {
   flusher_busy_ = false;
   durable_cv_.notify_all();
   space_cv_.notify_all();
+}
+
+uint32_t LogWriter::AlignUp(uint32_t n) {
+  return (n + lf::kBlockBytes - 1) & ~(lf::kBlockBytes - 1);
+}
+
+// Direct I/O writes whole blocks, so the buffer now open must begin with the
+// bytes of `sealed`'s partly filled last block. Producers fill the open
+// buffer only past its head, so the copy races nothing; a rollover reset it
+// to a new segment (different seed), and then there is nothing to carry.
+void LogWriter::CarryTailBlock(const Buffer* sealed) {
+  std::lock_guard<std::mutex> l(mu_);
+  Buffer* nb = open_;
+  if (nb == sealed || nb->head == 0 || nb->seed != sealed->seed) return;
+  const uint64_t from = nb->file_offset - sealed->file_offset;
+  assert(nb->file_offset >= sealed->file_offset && from + nb->head == sealed->used);
+  std::memcpy(nb->data, sealed->data + from, nb->head);
 }
 
 // Writes [data, data + len) at offset, then fdatasyncs when `sync`; with
@@ -452,7 +483,22 @@ Status LogWriter::FinishSegment() {
 Status LogWriter::OpenNextSegment(Lsn first_lsn) {
   RAZAR_ASSIGN_OR_RETURN(std::string spare, TakeSpareSegment());
   const std::string path = JoinPath(options_.dir, lf::SegmentFileName(first_lsn));
-  RAZAR_ASSIGN_OR_RETURN(int fd, env_->Open(spare, O_RDWR));
+  int fd = -1;
+  if (direct_) {
+    Result<int> r = env_->Open(spare, O_RDWR | O_DIRECT);
+    if (r.ok()) {
+      fd = *r;
+    } else if (r.status().err() == EINVAL && segment_ == nullptr && stats_.segments_created == 0) {
+      // The file system has no O_DIRECT (e.g. tmpfs). Decided once, at the
+      // first segment in Init, before any buffer is laid out for it.
+      direct_ = false;
+    } else {
+      return r.status();
+    }
+  }
+  if (fd < 0) {
+    RAZAR_ASSIGN_OR_RETURN(fd, env_->Open(spare, O_RDWR));
+  }
   ScopedFd guard(env_, fd);
   alignas(lf::kBlockBytes) static thread_local uint8_t header[lf::kSegmentHeaderBytes];
   lf::EncodeSegmentHeader(header, first_lsn, options_.segment_bytes, env_->NowUnixNanos());
@@ -467,6 +513,7 @@ Status LogWriter::OpenNextSegment(Lsn first_lsn) {
   {
     std::lock_guard<std::mutex> l(mu_);
     ++stats_.segments_created;
+    stats_.direct_io = direct_;
   }
   return Status::Ok();
 }
@@ -495,7 +542,11 @@ Result<std::string> LogWriter::TakeSpareSegment() {
 Status LogWriter::PrepareSpare(const std::string& path) {
   RAZAR_ASSIGN_OR_RETURN(int fd, env_->Open(path, O_RDWR | O_CREAT | O_TRUNC, 0644));
   ScopedFd guard(env_, fd);
-  if (options_.prewrite_segments) {
+  const bool prewrite =
+      options_.prewrite_segments == LogWriterOptions::Prewrite::kAlways ||
+      (options_.prewrite_segments == LogWriterOptions::Prewrite::kAuto &&
+       options_.durability != Durability::kNone);
+  if (prewrite) {
     // Write every block once so that appends later overwrite allocated,
     // initialised blocks and their fdatasync has no extent metadata to commit.
     constexpr size_t kChunk = 1u << 20;

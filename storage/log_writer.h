@@ -64,13 +64,26 @@ struct LogWriterOptions {
   uint32_t interval_ms = 1000;
   // Size of each group-commit buffer: the most bytes one commit writes, and
   // how far producers may run ahead of the disk before Append blocks.
-  // Default: 4 MiB. Must hold the largest record.
-  uint32_t buffer_bytes = 4u << 20;
+  // Two are allocated and pre-faulted at open. Default: 16 MiB (at 4 MiB
+  // the producers of a none-mode log outrun the commits; see
+  // docs/benchmarks.md). Range: 64 KiB .. 256 MiB; must hold the largest
+  // record plus one block.
+  uint32_t buffer_bytes = 16u << 20;
   // Pre-write new segments with zeros (and sync them) before use, in a
-  // background thread one segment ahead. Default: true. When false,
-  // segments are only fallocate'd, and the first sync after appending to a
-  // fresh extent also updates extent metadata (slower synced appends).
-  bool prewrite_segments = true;
+  // background thread one segment ahead, so that synced appends overwrite
+  // allocated blocks and their fdatasync has no extent metadata to commit.
+  // It doubles the bytes written, which only pays off when appends sync.
+  // Default: kAuto = pre-write unless durability is kNone. kNever leaves
+  // segments sparse (ftruncate).
+  enum class Prewrite { kAuto, kAlways, kNever };
+  Prewrite prewrite_segments = Prewrite::kAuto;
+  // Write segments with O_DIRECT from the registered buffers: no page-cache
+  // copy, so the flusher costs almost no CPU. Every commit then writes whole
+  // 4 KiB blocks: the partly filled last block of a commit is written again,
+  // with the same bytes plus the new records, by the next commit. Falls back
+  // to buffered I/O where the file system refuses O_DIRECT (stats().direct_io
+  // says which). Default: true.
+  bool direct_io = true;
   // How the existing log is read at open (see log_reader.h).
   // Default: kPointInTimeRecovery.
   RecoveryMode recovery_mode = RecoveryMode::kPointInTimeRecovery;
@@ -84,6 +97,7 @@ struct LogWriterStats {
   uint64_t short_writes = 0;   // writes resubmitted after a short or -EAGAIN completion
   uint64_t segments_created = 0;
   uint64_t producer_waits = 0;  // appends that blocked on a full buffer
+  bool direct_io = false;       // segments are written with O_DIRECT
 };
 
 class LogWriter {
@@ -150,6 +164,8 @@ class LogWriter {
   Status PrepareSpare(const std::string& path);
   void Latch(const Status& s);  // REQUIRES: mu_ held
   Status FinishSegment();
+  static uint32_t AlignUp(uint32_t n);
+  void CarryTailBlock(const Buffer* sealed);
 
   LogWriterOptions options_;
   Env* env_;
@@ -175,6 +191,8 @@ class LogWriter {
   Status latched_;
   LogWriterStats stats_;
 
+  // Set before the flusher starts; cleared by it (only) if O_DIRECT is refused.
+  bool direct_ = true;
   // Flusher-thread state (no lock needed).
   std::unique_ptr<Segment> segment_;
   uint64_t last_sync_mono_ns_ = 0;

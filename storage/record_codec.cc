@@ -8,8 +8,8 @@ namespace razar::storage {
 namespace {
 
 constexpr const char* kRecordKindNames[kRecordKindCount] = {
-    "beat",          "session_open",     "session_update", "session_close", "event_pending",
-    "event_done",    "component_status", "chakra_down",    "chakra_up",     "failure_pulse",
+    "beat",       "session_open",     "session_update", "session_close", "event_pending",
+    "event_done", "component_status", "chakra_down",    "chakra_up",     "failure_pulse",
 };
 
 bool LayerInRange(Layer layer) {
@@ -24,16 +24,26 @@ bool StateInRange(ComponentState state) {
 // appended by a newer writer.
 std::optional<RecordKind> KindOfBody(fb::Body body) {
   switch (body) {
-    case fb::Body::SessionOpen: return RecordKind::kSessionOpen;
-    case fb::Body::SessionUpdate: return RecordKind::kSessionUpdate;
-    case fb::Body::SessionClose: return RecordKind::kSessionClose;
-    case fb::Body::EventPending: return RecordKind::kEventPending;
-    case fb::Body::EventDone: return RecordKind::kEventDone;
-    case fb::Body::ComponentStatus: return RecordKind::kComponentStatus;
-    case fb::Body::ChakraDown: return RecordKind::kChakraDown;
-    case fb::Body::ChakraUp: return RecordKind::kChakraUp;
-    case fb::Body::FailurePulse: return RecordKind::kFailurePulse;
-    case fb::Body::NONE: break;
+    case fb::Body::SessionOpen:
+      return RecordKind::kSessionOpen;
+    case fb::Body::SessionUpdate:
+      return RecordKind::kSessionUpdate;
+    case fb::Body::SessionClose:
+      return RecordKind::kSessionClose;
+    case fb::Body::EventPending:
+      return RecordKind::kEventPending;
+    case fb::Body::EventDone:
+      return RecordKind::kEventDone;
+    case fb::Body::ComponentStatus:
+      return RecordKind::kComponentStatus;
+    case fb::Body::ChakraDown:
+      return RecordKind::kChakraDown;
+    case fb::Body::ChakraUp:
+      return RecordKind::kChakraUp;
+    case fb::Body::FailurePulse:
+      return RecordKind::kFailurePulse;
+    case fb::Body::NONE:
+      break;
   }
   return std::nullopt;
 }
@@ -44,17 +54,26 @@ Status CheckEnums(const fb::Record& rec) {
   auto bad_layer = [](Layer l) { return !LayerInRange(l); };
   bool bad = false;
   switch (rec.body_type()) {
-    case fb::Body::SessionOpen: bad = bad_layer(rec.body_as_SessionOpen()->layer()); break;
+    case fb::Body::SessionOpen:
+      bad = bad_layer(rec.body_as_SessionOpen()->layer());
+      break;
     case fb::Body::ComponentStatus: {
       const fb::ComponentStatus* cs = rec.body_as_ComponentStatus();
       bad = bad_layer(cs->layer());
       if (!StateInRange(cs->state())) return Status::Corruption("component state out of range");
       break;
     }
-    case fb::Body::ChakraDown: bad = bad_layer(rec.body_as_ChakraDown()->layer()); break;
-    case fb::Body::ChakraUp: bad = bad_layer(rec.body_as_ChakraUp()->layer()); break;
-    case fb::Body::FailurePulse: bad = bad_layer(rec.body_as_FailurePulse()->layer()); break;
-    default: break;
+    case fb::Body::ChakraDown:
+      bad = bad_layer(rec.body_as_ChakraDown()->layer());
+      break;
+    case fb::Body::ChakraUp:
+      bad = bad_layer(rec.body_as_ChakraUp()->layer());
+      break;
+    case fb::Body::FailurePulse:
+      bad = bad_layer(rec.body_as_FailurePulse()->layer());
+      break;
+    default:
+      break;
   }
   if (bad) return Status::Corruption("layer out of range");
   return Status::Ok();
@@ -220,7 +239,8 @@ void DescribeTable(const fb::Record& rec, std::string* out) {
       *out += " duration_ms=" + to_string(b->duration_ms());
       break;
     }
-    case fb::Body::NONE: break;
+    case fb::Body::NONE:
+      break;
   }
 }
 
@@ -290,8 +310,7 @@ flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>>> Reco
 }
 
 RecordEncoder::Encoded RecordEncoder::SessionOpen(uint64_t session_id, Layer layer,
-                                                  uint32_t component_id,
-                                                  std::string_view component,
+                                                  uint32_t component_id, std::string_view component,
                                                   std::span<const uint8_t> state,
                                                   std::span<const KeyValueArg> kv) {
   fbb_.Clear();
@@ -302,9 +321,9 @@ RecordEncoder::Encoded RecordEncoder::SessionOpen(uint64_t session_id, Layer lay
   return Finish(fb::Body::SessionOpen, body.Union());
 }
 
-RecordEncoder::Encoded RecordEncoder::SessionUpdate(
-    uint64_t session_id, std::optional<std::span<const uint8_t>> state,
-    std::span<const KeyValueArg> kv) {
+RecordEncoder::Encoded RecordEncoder::SessionUpdate(uint64_t session_id,
+                                                    std::optional<std::span<const uint8_t>> state,
+                                                    std::span<const KeyValueArg> kv) {
   fbb_.Clear();
   // Absent `state` means "unchanged"; a present empty vector clears it.
   flatbuffers::Offset<flatbuffers::Vector<uint8_t>> st = 0;
@@ -371,10 +390,14 @@ RecordEncoder::Encoded RecordEncoder::FailurePulse(Layer layer, std::string_view
 
 Result<DecodedRecord> DecodeRecord(uint16_t type, std::span<const uint8_t> payload) {
   switch (type) {
-    case log_format::kBeat: return DecodeBeat(payload);
-    case log_format::kRecord: return DecodeTable(payload);
-    case log_format::kNone: return Status::Corruption("frame type 0 is never a record");
-    default: return Status::NotSupported("unknown frame type " + std::to_string(type));
+    case log_format::kBeat:
+      return DecodeBeat(payload);
+    case log_format::kRecord:
+      return DecodeTable(payload);
+    case log_format::kNone:
+      return Status::Corruption("frame type 0 is never a record");
+    default:
+      return Status::NotSupported("unknown frame type " + std::to_string(type));
   }
 }
 
