@@ -153,7 +153,8 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const LogWriterOptions& optio
 Status LogWriter::Init(Lsn next_lsn) {
   direct_ = options_.direct_io;
   next_lsn_ = next_lsn;
-  written_lsn_ = synced_lsn_ = next_lsn - 1;
+  written_lsn_.store(next_lsn - 1);
+  synced_lsn_.store(next_lsn - 1);
   RAZAR_ASSIGN_OR_RETURN(ring_, env_->NewRing(8));
   std::vector<iovec> iovs;
   for (int i = 0; i < 2; ++i) {
@@ -244,16 +245,30 @@ Result<Lsn> LogWriter::Append(uint16_t type, std::span<const uint8_t> payload,
   return lsn;
 }
 
+// Waiters do not take mu_: they read the published LSNs and sleep on
+// durable_epoch_ (a futex), so a commit that acknowledges many appenders
+// wakes them without a convoy on the writer's mutex.
+Status LogWriter::WaitFor(const std::atomic<Lsn>& published, Lsn lsn) {
+  for (;;) {
+    const uint32_t epoch = durable_epoch_.load(std::memory_order_acquire);
+    if (published.load(std::memory_order_acquire) >= lsn) return Status::Ok();
+    if (stop_waiting_.load(std::memory_order_acquire)) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!latched_.ok()) return latched_;
+      return Status::Failed("log writer closed before LSN " + std::to_string(lsn) +
+                            " was acknowledged");
+    }
+    durable_epoch_.wait(epoch, std::memory_order_acquire);
+  }
+}
+
+void LogWriter::PublishDurable() {
+  durable_epoch_.fetch_add(1, std::memory_order_release);
+  durable_epoch_.notify_all();
+}
+
 Status LogWriter::WaitDurable(Lsn lsn) {
-  std::unique_lock<std::mutex> l(mu_);
-  auto acked = [&] {
-    return options_.durability == Durability::kBatch ? synced_lsn_ >= lsn : written_lsn_ >= lsn;
-  };
-  durable_cv_.wait(l, [&] { return acked() || !latched_.ok() || flusher_exited_; });
-  if (acked()) return Status::Ok();
-  if (!latched_.ok()) return latched_;
-  return Status::Failed("log writer closed before LSN " + std::to_string(lsn) +
-                        " was acknowledged");
+  return WaitFor(options_.durability == Durability::kBatch ? synced_lsn_ : written_lsn_, lsn);
 }
 
 Result<Lsn> LogWriter::AppendDurable(uint16_t type, std::span<const uint8_t> payload,
@@ -264,15 +279,15 @@ Result<Lsn> LogWriter::AppendDurable(uint16_t type, std::span<const uint8_t> pay
 }
 
 Status LogWriter::Sync() {
-  std::unique_lock<std::mutex> l(mu_);
-  const Lsn target = next_lsn_ - 1;
-  if (synced_lsn_ >= target) return Status::Ok();
-  sync_requested_lsn_ = std::max(sync_requested_lsn_, target);
+  Lsn target;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    target = next_lsn_ - 1;
+    if (synced_lsn_ >= target) return Status::Ok();
+    sync_requested_lsn_ = std::max(sync_requested_lsn_, target);
+  }
   work_cv_.notify_one();
-  durable_cv_.wait(l, [&] { return synced_lsn_ >= target || !latched_.ok() || flusher_exited_; });
-  if (synced_lsn_ >= target) return Status::Ok();
-  if (!latched_.ok()) return latched_;
-  return Status::Failed("log writer closed during Sync");
+  return WaitFor(synced_lsn_, target);
 }
 
 Status LogWriter::Close() {
@@ -309,7 +324,8 @@ Status LogWriter::Close() {
 
 void LogWriter::Latch(const Status& s) {
   if (latched_.ok()) latched_ = Status::Failed("log writer failed: " + s.ToString());
-  durable_cv_.notify_all();
+  stop_waiting_.store(true, std::memory_order_release);
+  PublishDurable();
   space_cv_.notify_all();
 }
 
@@ -353,7 +369,7 @@ void LogWriter::FlusherLoop() {
       space_cv_.notify_all();
     }
     const bool sync = options_.durability == Durability::kBatch || closing_ || sync_due();
-    const Lsn covered = b != nullptr ? b->last_lsn : written_lsn_;
+    const Lsn covered = b != nullptr ? b->last_lsn : written_lsn_.load();
     l.unlock();
 
     Status s;
@@ -384,21 +400,21 @@ void LogWriter::FlusherLoop() {
       Latch(s);
       break;
     }
-    if (synced_through > synced_lsn_) synced_lsn_ = synced_through;
+    if (synced_through > synced_lsn_) synced_lsn_.store(synced_through, std::memory_order_release);
     if (b != nullptr) {
-      written_lsn_ = covered;
+      written_lsn_.store(covered, std::memory_order_release);
       ++stats_.commits;
     }
     if (sync) {
-      synced_lsn_ = covered;
+      synced_lsn_.store(covered, std::memory_order_release);
       ++stats_.syncs;
       last_sync_mono_ns_ = env_->MonotonicNanos();
     }
-    durable_cv_.notify_all();
+    PublishDurable();
   }
-  flusher_exited_ = true;
   flusher_busy_ = false;
-  durable_cv_.notify_all();
+  stop_waiting_.store(true, std::memory_order_release);
+  PublishDurable();
   space_cv_.notify_all();
 }
 
@@ -586,14 +602,8 @@ Lsn LogWriter::last_lsn() const {
   std::lock_guard<std::mutex> l(mu_);
   return next_lsn_ - 1;
 }
-Lsn LogWriter::written_lsn() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return written_lsn_;
-}
-Lsn LogWriter::synced_lsn() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return synced_lsn_;
-}
+Lsn LogWriter::written_lsn() const { return written_lsn_.load(std::memory_order_acquire); }
+Lsn LogWriter::synced_lsn() const { return synced_lsn_.load(std::memory_order_acquire); }
 Status LogWriter::status() const {
   std::lock_guard<std::mutex> l(mu_);
   return latched_;

@@ -29,6 +29,7 @@
 // that Close() and the destructor must not race other calls.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -163,6 +164,8 @@ class LogWriter {
   Result<std::string> TakeSpareSegment();
   Status PrepareSpare(const std::string& path);
   void Latch(const Status& s);  // REQUIRES: mu_ held
+  Status WaitFor(const std::atomic<Lsn>& published, Lsn lsn);
+  void PublishDurable();
   Status FinishSegment();
   static uint32_t AlignUp(uint32_t n);
   void CarryTailBlock(const Buffer* sealed);
@@ -174,20 +177,21 @@ class LogWriter {
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;     // flusher waits: data to write, sync requests, close
-  std::condition_variable durable_cv_;  // waiters: written_/synced_ advanced or latched
   std::condition_variable space_cv_;    // producers: a buffer became free
   // Guarded by mu_:
   std::vector<std::unique_ptr<Buffer>> buffers_;  // two: one open, one in flight
   Buffer* open_ = nullptr;                        // producers fill this one
   Lsn next_lsn_ = 1;
-  Lsn written_lsn_ = 0;
-  Lsn synced_lsn_ = 0;
+  // Published by the flusher (under mu_), read by waiters without it.
+  std::atomic<Lsn> written_lsn_{0};
+  std::atomic<Lsn> synced_lsn_{0};
+  std::atomic<uint32_t> durable_epoch_{0};  // bumped (and futex-woken) on every publish
+  std::atomic<bool> stop_waiting_{false};   // latched, or the flusher exited
   Lsn sync_requested_lsn_ = 0;  // Sync() wants synced_lsn_ >= this
   uint64_t segment_used_ = 0;   // bytes of the current segment taken by records (incl. header)
   Lsn segment_first_lsn_ = 0;   // seed of the current segment
   bool closing_ = false;
   bool flusher_busy_ = false;
-  bool flusher_exited_ = false;
   Status latched_;
   LogWriterStats stats_;
 
