@@ -229,7 +229,8 @@ class PosixEnv final : public Env {
   }
 
   void SleepForMicros(uint64_t micros) override {
-    timespec ts{static_cast<time_t>(micros / 1000000), static_cast<long>((micros % 1000000) * 1000)};
+    timespec ts{static_cast<time_t>(micros / 1000000),
+                static_cast<long>((micros % 1000000) * 1000)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
   }

@@ -122,6 +122,22 @@ Status ReadOldBytes(Env* base, int fd, const std::string& path, uint8_t* out, ui
   return Status::Ok();
 }
 
+// Injected short and torn writes cut a write at an arbitrary byte, which an
+// O_DIRECT descriptor refuses (EINVAL); a real disk would still have kept
+// that prefix, so it goes through a buffered descriptor instead. A write the
+// caller misaligned by itself is masked here too, but fails under
+// Env::Default(), which the writer's own tests run against.
+Status WriteAnyAlignment(Env* base, int fd, const std::string* path, const void* data, size_t n,
+                         uint64_t offset) {
+  Status s = base->PWrite(fd, data, n, offset);
+  if (s.ok() || s.err() != EINVAL || path == nullptr) return s;
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || (flags & O_DIRECT) == 0) return s;
+  RAZAR_ASSIGN_OR_RETURN(int wfd, base->Open(*path, O_WRONLY, 0));
+  ScopedFd closer(base, wfd);
+  return base->PWrite(wfd, data, n, offset);
+}
+
 }  // namespace
 
 FaultInjectionEnv::FaultInjectionEnv(Env* base) : base_(base != nullptr ? base : Env::Default()) {}
@@ -259,7 +275,8 @@ int64_t FaultInjectionEnv::DoWrite(int fd, const void* data, size_t len, uint64_
   }
 
   if (to_write > 0) {
-    Status s = base_->PWrite(fd, data, to_write, offset);
+    const std::string* path = path_it != fd_paths_.end() ? &path_it->second : nullptr;
+    Status s = WriteAnyAlignment(base_, fd, path, data, to_write, offset);
     if (!s.ok()) return -ErrnoOf(s);
   }
   if (tear) {

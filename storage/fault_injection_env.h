@@ -115,8 +115,8 @@ class FaultInjectionEnv final : public Env {
 
   Env* base_;
   mutable std::mutex mu_;
-  std::map<int, std::string> fd_paths_;         // open fds -> path
-  std::map<std::string, FileState> files_;      // path -> unsynced writes
+  std::map<int, std::string> fd_paths_;     // open fds -> path
+  std::map<std::string, FileState> files_;  // path -> unsynced writes
   Armed write_fault_, sync_fault_;
   std::vector<uint64_t> short_writes_;  // ring-write ordinals
   std::vector<uint64_t> eagain_writes_;

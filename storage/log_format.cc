@@ -34,7 +34,8 @@ bool ParseSegmentFileName(std::string_view name, Lsn* first_lsn) {
   return true;
 }
 
-void EncodeSegmentHeader(uint8_t* out, Lsn first_lsn, uint64_t segment_bytes, int64_t created_ns) {
+void EncodeSegmentHeader(uint8_t* out, Lsn first_lsn, uint64_t segment_bytes, int64_t created_ns,
+                         uint32_t flags) {
   std::memset(out, 0, kSegmentHeaderBytes);
   std::memcpy(out + kHdrMagic, kMagic, sizeof(kMagic));
   StoreU32(out + kHdrVersion, kFormatVersion);
@@ -43,7 +44,7 @@ void EncodeSegmentHeader(uint8_t* out, Lsn first_lsn, uint64_t segment_bytes, in
   StoreU64(out + kHdrSegmentBytes, segment_bytes);
   StoreU64(out + kHdrCreatedNs, static_cast<uint64_t>(created_ns));
   StoreU32(out + kHdrBlockBytes, kBlockBytes);
-  StoreU32(out + kHdrFlags, 0);
+  StoreU32(out + kHdrFlags, flags);
   StoreU64(out + kHdrChecksum, XXH3_64bits(out, kHdrChecksum));
 }
 
@@ -70,7 +71,8 @@ bool DecodeSegmentHeader(const uint8_t* in, size_t n, SegmentHeader* out, std::s
     *why = "unsupported header or block size";
     return false;
   }
-  if (LoadU32(in + kHdrFlags) != 0) {
+  out->flags = LoadU32(in + kHdrFlags);
+  if ((out->flags & ~kKnownSegmentFlags) != 0) {
     *why = "unknown header flags";
     return false;
   }
@@ -108,6 +110,15 @@ uint64_t EncodeRecord(uint8_t* out, uint16_t type, Lsn lsn, int64_t timestamp_ns
   if (footprint > used) std::memset(out + used, 0, footprint - used);
   StoreU64(out + kRecChecksum, RecordChecksum(out, payload_len, seed));
   return footprint;
+}
+
+}  // namespace razar::storage::log_format
+
+namespace razar::storage::log_format {
+
+void SetRecordFlags(uint8_t* record, uint16_t flags, Lsn seed) {
+  StoreU16(record + kRecFlags, flags);
+  StoreU64(record + kRecChecksum, RecordChecksum(record, LoadU32(record + kRecLength), seed));
 }
 
 }  // namespace razar::storage::log_format

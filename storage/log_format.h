@@ -57,6 +57,16 @@ static_assert(kMinSegmentBytes % kBlockBytes == 0 && kMaxSegmentBytes % kBlockBy
 static_assert(kDefaultSegmentBytes >= kSegmentHeaderBytes + kRecordHeaderBytes + kMaxPayloadBytes,
               "the default segment holds the largest record");
 
+// Record flags (u16). Unknown bits make a record invalid.
+inline constexpr uint16_t kFlagCommitEnd = 0x0001;  // last record of a group commit
+inline constexpr uint16_t kKnownRecordFlags = kFlagCommitEnd;
+// Segment header flags (u32). Unknown bits make the header invalid.
+// kSegFlagSyncedCommits: every commit was synced before the next was
+// written (durability `batch`), so a complete later commit proves that the
+// bytes before it were on disk.
+inline constexpr uint32_t kSegFlagSyncedCommits = 0x1;
+inline constexpr uint32_t kKnownSegmentFlags = kSegFlagSyncedCommits;
+
 // Record types (u16).
 enum RecordType : uint16_t {
   kNone = 0,    // never a record: a zero header marks unwritten space
@@ -75,13 +85,26 @@ inline constexpr uint64_t RecordFootprint(uint64_t payload_len) {
 }
 static_assert(RecordFootprint(0) == 32 && RecordFootprint(1) == 40 && RecordFootprint(8) == 40);
 
-inline uint16_t LoadU16(const uint8_t* p) { uint16_t v; std::memcpy(&v, p, 2); return v; }
-inline uint32_t LoadU32(const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
-inline uint64_t LoadU64(const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
+inline uint16_t LoadU16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+inline uint32_t LoadU32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline uint64_t LoadU64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
 inline void StoreU16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 inline void StoreU32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 inline void StoreU64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the format is little-endian; "
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "the format is little-endian; "
               "a big-endian port must byte-swap in Load/Store");
 
 // "00000000000000000001.hblog" for first_lsn 1.
@@ -90,12 +113,14 @@ std::string SegmentFileName(Lsn first_lsn);
 bool ParseSegmentFileName(std::string_view name, Lsn* first_lsn);
 
 // Fills a kSegmentHeaderBytes block. REQUIRES: out has kSegmentHeaderBytes.
-void EncodeSegmentHeader(uint8_t* out, Lsn first_lsn, uint64_t segment_bytes, int64_t created_ns);
+void EncodeSegmentHeader(uint8_t* out, Lsn first_lsn, uint64_t segment_bytes, int64_t created_ns,
+                         uint32_t flags);
 
 struct SegmentHeader {
   Lsn first_lsn = 0;
   uint64_t segment_bytes = 0;
   int64_t created_unix_ns = 0;
+  uint32_t flags = 0;
 };
 // Validates a header block (magic, version, sizes, flags, checksum). On
 // failure returns false and sets *why.
@@ -105,9 +130,13 @@ bool DecodeSegmentHeader(const uint8_t* in, size_t n, SegmentHeader* out, std::s
 uint64_t RecordChecksum(const uint8_t* record, uint32_t payload_len, Lsn seed);
 
 // Writes a complete record (header + payload + zero padding) at `out` and
-// returns its footprint. REQUIRES: out has RecordFootprint(payload_len) bytes.
+// returns its footprint; flags are 0. REQUIRES: out has
+// RecordFootprint(payload_len) bytes.
 uint64_t EncodeRecord(uint8_t* out, uint16_t type, Lsn lsn, int64_t timestamp_ns,
                       const uint8_t* payload, uint32_t payload_len, Lsn seed);
+
+// Sets `flags` on an encoded record and recomputes its checksum.
+void SetRecordFlags(uint8_t* record, uint16_t flags, Lsn seed);
 
 }  // namespace log_format
 }  // namespace razar::storage

@@ -11,18 +11,22 @@ namespace lf = log_format;
 
 const char* RecoveryModeName(RecoveryMode mode) {
   switch (mode) {
-    case RecoveryMode::kTolerateCorruptedTailRecords: return "tolerate-torn-tail";
-    case RecoveryMode::kAbsoluteConsistency: return "absolute";
-    case RecoveryMode::kPointInTimeRecovery: return "point-in-time";
-    case RecoveryMode::kSkipAnyCorruptedRecords: return "skip-corrupted";
+    case RecoveryMode::kTolerateCorruptedTailRecords:
+      return "tolerate-torn-tail";
+    case RecoveryMode::kAbsoluteConsistency:
+      return "absolute";
+    case RecoveryMode::kPointInTimeRecovery:
+      return "point-in-time";
+    case RecoveryMode::kSkipAnyCorruptedRecords:
+      return "skip-corrupted";
   }
   return "?";
 }
 
 Result<RecoveryMode> ParseRecoveryMode(std::string_view name) {
-  for (RecoveryMode m : {RecoveryMode::kTolerateCorruptedTailRecords,
-                         RecoveryMode::kAbsoluteConsistency, RecoveryMode::kPointInTimeRecovery,
-                         RecoveryMode::kSkipAnyCorruptedRecords}) {
+  for (RecoveryMode m :
+       {RecoveryMode::kTolerateCorruptedTailRecords, RecoveryMode::kAbsoluteConsistency,
+        RecoveryMode::kPointInTimeRecovery, RecoveryMode::kSkipAnyCorruptedRecords}) {
     if (name == RecoveryModeName(m)) return m;
   }
   return Status::InvalidArgument("unknown recovery mode '" + std::string(name) +
@@ -32,29 +36,38 @@ Result<RecoveryMode> ParseRecoveryMode(std::string_view name) {
 
 const char* DamageKindName(DamageKind kind) {
   switch (kind) {
-    case DamageKind::kTornTail: return "torn-tail";
-    case DamageKind::kAbandonedTail: return "abandoned-tail";
-    case DamageKind::kCorruption: return "corruption";
-    case DamageKind::kBadSegmentHeader: return "bad-segment-header";
-    case DamageKind::kUnsupportedType: return "unsupported-type";
-    case DamageKind::kIoError: return "io-error";
+    case DamageKind::kTornTail:
+      return "torn-tail";
+    case DamageKind::kAbandonedTail:
+      return "abandoned-tail";
+    case DamageKind::kCorruption:
+      return "corruption";
+    case DamageKind::kBadSegmentHeader:
+      return "bad-segment-header";
+    case DamageKind::kUnsupportedType:
+      return "unsupported-type";
+    case DamageKind::kIoError:
+      return "io-error";
   }
   return "?";
 }
 
 const char* StopReasonName(StopReason r) {
   switch (r) {
-    case StopReason::kCleanEnd: return "clean end";
-    case StopReason::kDamage: return "stopped at damage";
-    case StopReason::kError: return "error";
+    case StopReason::kCleanEnd:
+      return "clean end";
+    case StopReason::kDamage:
+      return "stopped at damage";
+    case StopReason::kError:
+      return "error";
   }
   return "?";
 }
 
 std::string DescribeDamage(const Damage& d) {
   std::string s = std::string(DamageKindName(d.kind)) + " in " + d.segment + " at offset " +
-                  std::to_string(d.offset) + " (" + std::to_string(d.bytes) +
-                  " bytes) after LSN " + std::to_string(d.last_good_lsn);
+                  std::to_string(d.offset) + " (" + std::to_string(d.bytes) + " bytes) after LSN " +
+                  std::to_string(d.last_good_lsn);
   if (d.next_good_lsn != 0) s += ", next valid LSN " + std::to_string(d.next_good_lsn);
   if (!d.detail.empty()) s += ": " + d.detail;
   return s;
@@ -77,7 +90,8 @@ bool VerifyRecordAt(const uint8_t* image, uint64_t limit, uint64_t pos, Lsn seed
   const uint32_t len = lf::LoadU32(p + lf::kRecLength);
   const uint16_t type = lf::LoadU16(p + lf::kRecType);
   if (type == lf::kNone || len > lf::kMaxPayloadBytes) return false;
-  if (lf::LoadU16(p + lf::kRecFlags) != 0) return false;
+  const uint16_t flags = lf::LoadU16(p + lf::kRecFlags);
+  if ((flags & ~lf::kKnownRecordFlags) != 0) return false;
   if (pos + lf::kRecordHeaderBytes + len > limit) return false;
   if (lf::LoadU64(p + lf::kRecChecksum) != lf::RecordChecksum(p, len, seed)) return false;
   const Lsn lsn = lf::LoadU64(p + lf::kRecLsn);
@@ -85,6 +99,7 @@ bool VerifyRecordAt(const uint8_t* image, uint64_t limit, uint64_t pos, Lsn seed
   out->lsn = lsn;
   out->timestamp_ns = static_cast<int64_t>(lf::LoadU64(p + lf::kRecTimestamp));
   out->type = type;
+  out->flags = flags;
   out->payload = std::span<const uint8_t>(p + lf::kRecordHeaderBytes, len);
   *footprint = lf::RecordFootprint(len);
   return true;
@@ -104,14 +119,13 @@ bool AllZero(const uint8_t* p, uint64_t n) {
 }
 
 // Why the bytes at pos are not a record, for damage reports.
-std::string WhyNotRecord(const uint8_t* image, uint64_t limit, uint64_t pos, Lsn seed,
-                         Lsn expect) {
+std::string WhyNotRecord(const uint8_t* image, uint64_t limit, uint64_t pos, Lsn seed, Lsn expect) {
   if (pos + lf::kRecordHeaderBytes > limit) return "record header cut by end of data";
   const uint8_t* p = image + pos;
   const uint32_t len = lf::LoadU32(p + lf::kRecLength);
   if (lf::LoadU16(p + lf::kRecType) == lf::kNone) return "type 0 in a non-zero region";
   if (len > lf::kMaxPayloadBytes) return "length " + std::to_string(len) + " exceeds maximum";
-  if (lf::LoadU16(p + lf::kRecFlags) != 0) return "unknown record flags";
+  if ((lf::LoadU16(p + lf::kRecFlags) & ~lf::kKnownRecordFlags) != 0) return "unknown record flags";
   if (pos + lf::kRecordHeaderBytes + len > limit) return "record cut by end of data";
   if (lf::LoadU64(p + lf::kRecChecksum) != lf::RecordChecksum(p, len, seed))
     return "checksum mismatch";
@@ -172,6 +186,8 @@ Status LogReader::LoadSegment(size_t index) {
     why = "header first_lsn " + std::to_string(h.first_lsn) + " disagrees with file name";
   }
   header_why_ = why;
+  header_flags_ = header_ok_ ? h.flags : 0;
+  sum.header_flags = header_flags_;
   if (header_ok_) capacity = h.segment_bytes;
   limit_ = std::min(size, capacity);
   buf_.resize(std::max<uint64_t>(limit_, lf::kSegmentHeaderBytes));
@@ -214,8 +230,11 @@ void LogReader::AdvanceSegment(Lsn expect) {
 // modes fail, skip mode goes on (the caller then repositions).
 bool LogReader::StopOrFailOrSkip(const Damage& d) {
   switch (options_.mode) {
-    case RecoveryMode::kPointInTimeRecovery: return Stop(d);
-    case RecoveryMode::kSkipAnyCorruptedRecords: Note(d); return true;
+    case RecoveryMode::kPointInTimeRecovery:
+      return Stop(d);
+    case RecoveryMode::kSkipAnyCorruptedRecords:
+      Note(d);
+      return true;
     default:
       return Fail(d, d.kind == DamageKind::kUnsupportedType
                          ? Status::NotSupported(DescribeDamage(d))
@@ -264,6 +283,8 @@ bool LogReader::HandleDamage() {
       d.bytes = q - pos;
       d.next_good_lsn = v.lsn;
       d.detail = WhyNotRecord(buf_.data(), limit_, pos, seed_, expect_);
+      d.synced_data_damaged = LaterCommitFollows(q);
+      if (d.synced_data_damaged) d.detail += "; a later synced commit follows";
       if (!StopOrFailOrSkip(d)) return false;
       pos_ = q;
       expect_ = v.lsn;
@@ -297,6 +318,23 @@ bool LogReader::HandleDamage() {
   if (options_.mode == RecoveryMode::kAbsoluteConsistency)
     return Fail(d, Status::Corruption(DescribeDamage(d)));
   return Stop(d);
+}
+
+// True when, walking the valid records from `pos`, a commit-end record is
+// followed by another record — i.e. a later commit was written after the
+// one in which the damage lies — in a segment whose commits were synced one
+// by one. Then the damage cannot be a torn, unacknowledged last commit.
+bool LogReader::LaterCommitFollows(uint64_t pos) const {
+  if ((header_flags_ & lf::kSegFlagSyncedCommits) == 0) return false;
+  bool commit_ended = false;
+  RecordView v;
+  uint64_t fp = 0;
+  while (VerifyRecordAt(buf_.data(), limit_, pos, seed_, &v, &fp)) {
+    if (commit_ended) return true;
+    if ((v.flags & lf::kFlagCommitEnd) != 0) commit_ended = true;
+    pos += fp;
+  }
+  return false;
 }
 
 // Loads segment seg_index_ and deals with an unreadable or bad header.

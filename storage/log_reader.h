@@ -51,30 +51,36 @@ enum class DamageKind {
 const char* DamageKindName(DamageKind kind);
 
 struct Damage {
-  std::string segment;     // file name within the log directory
-  uint64_t offset = 0;     // byte offset in that file where the damage starts
-  uint64_t bytes = 0;      // bytes it spans (to the next valid record or the end)
-  Lsn last_good_lsn = 0;   // LSN of the last valid record before it (0: none)
-  Lsn next_good_lsn = 0;   // LSN of the first valid record after it (0: none)
+  std::string segment;    // file name within the log directory
+  uint64_t offset = 0;    // byte offset in that file where the damage starts
+  uint64_t bytes = 0;     // bytes it spans (to the next valid record or the end)
+  Lsn last_good_lsn = 0;  // LSN of the last valid record before it (0: none)
+  Lsn next_good_lsn = 0;  // LSN of the first valid record after it (0: none)
   DamageKind kind = DamageKind::kCorruption;
-  std::string detail;      // what exactly failed, e.g. "checksum mismatch"
+  std::string detail;  // what exactly failed, e.g. "checksum mismatch"
+  // kCorruption only: the damaged bytes are proven to have been synced — a
+  // complete later group commit follows them in a segment whose commits
+  // were each synced before the next (header flag kSegFlagSyncedCommits).
+  // When false, the damage may be an unacknowledged commit torn by a crash.
+  bool synced_data_damaged = false;
 };
 
 struct SegmentSummary {
   std::string name;
-  Lsn first_lsn = 0;     // from the name
+  Lsn first_lsn = 0;  // from the name
   uint64_t file_bytes = 0;
-  uint64_t records = 0;  // valid records returned or skipped-as-unknown in it
-  Lsn last_lsn = 0;      // 0 if none
+  uint64_t records = 0;     // valid records returned or skipped-as-unknown in it
+  Lsn last_lsn = 0;         // 0 if none
   uint64_t end_offset = 0;  // offset just past the last valid record
   bool damaged = false;
-  bool read = false;     // false: reading stopped before this segment
+  bool read = false;  // false: reading stopped before this segment
+  uint32_t header_flags = 0;
 };
 
 enum class StopReason {
-  kCleanEnd,   // every segment read to its end
-  kDamage,     // point-in-time / tolerate-torn-tail stopped at a damage (see damages.back())
-  kError,      // the mode rejected a damage; Next() returned the error
+  kCleanEnd,  // every segment read to its end
+  kDamage,    // point-in-time / tolerate-torn-tail stopped at a damage (see damages.back())
+  kError,     // the mode rejected a damage; Next() returned the error
 };
 const char* StopReasonName(StopReason r);
 
@@ -82,11 +88,11 @@ struct ReadReport {
   uint64_t records = 0;          // records returned (and skippable ones skipped)
   uint64_t skipped_unknown = 0;  // skippable records of unknown type
   uint64_t payload_bytes = 0;
-  uint64_t bytes_scanned = 0;    // framed bytes of valid records
-  Lsn first_lsn = 0;             // 0 if no record
-  Lsn last_lsn = 0;              // LSN of the last valid record (0 if none)
+  uint64_t bytes_scanned = 0;  // framed bytes of valid records
+  Lsn first_lsn = 0;           // 0 if no record
+  Lsn last_lsn = 0;            // LSN of the last valid record (0 if none)
   StopReason stop = StopReason::kCleanEnd;
-  int stop_segment = -1;         // index into segments where reading stopped, -1 if clean
+  int stop_segment = -1;  // index into segments where reading stopped, -1 if clean
   std::vector<Damage> damages;
   std::vector<SegmentSummary> segments;
 
@@ -101,6 +107,7 @@ struct RecordView {
   Lsn lsn = 0;
   int64_t timestamp_ns = 0;
   uint16_t type = 0;
+  uint16_t flags = 0;  // log_format::kFlagCommitEnd on the last record of a group commit
   std::span<const uint8_t> payload;
 };
 
@@ -136,6 +143,7 @@ class LogReader {
   Status LoadSegment(size_t index);
   // Each returns false when reading stops (done_ set), true to go on.
   bool EnterSegment();
+  bool LaterCommitFollows(uint64_t pos) const;
   bool HandleDamage();
   bool StopOrFailOrSkip(const Damage& d);
   bool Fail(Damage damage, Status error);
@@ -148,10 +156,11 @@ class LogReader {
   std::vector<Seg> segs_;
   ReadReport report_;
 
-  size_t seg_index_ = 0;      // segment being read
+  size_t seg_index_ = 0;  // segment being read
   bool seg_loaded_ = false;
   bool started_ = false;
   bool header_ok_ = false;
+  uint32_t header_flags_ = 0;
   std::string header_why_;
   std::vector<uint8_t> buf_;  // contents of the current segment (up to its capacity)
   uint64_t limit_ = 0;        // readable bytes in buf_

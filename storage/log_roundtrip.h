@@ -22,25 +22,25 @@
 namespace razar::storage {
 
 struct RoundTripOptions {
-  Env* env = nullptr;                 // default: Env::Default()
-  std::string dir;                    // log directory (required)
-  bool fresh = false;                 // delete existing *.hblog segments in dir first
-  int producers = 4;                  // producer threads
-  uint64_t records = 400000;          // total records across producers
+  Env* env = nullptr;         // default: Env::Default()
+  std::string dir;            // log directory (required)
+  bool fresh = false;         // delete existing *.hblog segments in dir first
+  int producers = 4;          // producer threads
+  uint64_t records = 400000;  // total records across producers
   Durability durability = Durability::kBatch;
   uint64_t segment_bytes = log_format::kDefaultSegmentBytes;
   // Each producer waits for durability after every `window` appends
   // (a pipelined producer); 1 = every append is acknowledged before the next.
   uint32_t window = 64;
-  uint64_t seed = 1;                  // for the record mix
+  uint64_t seed = 1;  // for the record mix
 };
 
 struct RoundTripSide {
   uint64_t records = 0;
-  uint64_t bytes = 0;         // framed bytes
+  uint64_t bytes = 0;  // framed bytes
   double seconds = 0;
   std::array<uint64_t, kRecordKindCount> per_kind{};
-  uint64_t digest = 0;        // sum of XXH3-64 over (lsn, type, payload)
+  uint64_t digest = 0;  // sum of XXH3-64 over (lsn, type, payload)
   Lsn first_lsn = 0, last_lsn = 0;
 };
 
@@ -49,7 +49,7 @@ struct RoundTripReport {
   RoundTripSide recovered;
   LogWriterStats writer_stats;
   ReadReport read_report;
-  bool match = false;         // counts, kinds and digest equal
+  bool match = false;  // counts, kinds and digest equal
 };
 
 Result<RoundTripReport> RunRoundTrip(const RoundTripOptions& options);

@@ -39,9 +39,12 @@ Result<Durability> ParseDurability(std::string_view name) {
 
 const char* DurabilityName(Durability d) {
   switch (d) {
-    case Durability::kNone: return "none";
-    case Durability::kBatch: return "batch";
-    case Durability::kInterval: return "interval";
+    case Durability::kNone:
+      return "none";
+    case Durability::kBatch:
+      return "batch";
+    case Durability::kInterval:
+      return "interval";
   }
   return "?";
 }
@@ -53,13 +56,14 @@ const char* DurabilityName(Durability d) {
 struct LogWriter::Buffer {
   uint8_t* data = nullptr;  // 4096-aligned, pre-faulted
   uint32_t capacity = 0;
-  int index = 0;            // registered-buffer index
-  uint32_t used = 0;        // guarded by mu_; includes `head`
-  uint32_t head = 0;        // leading bytes carried over from the previous commit's last block
+  int index = 0;      // registered-buffer index
+  uint32_t used = 0;  // guarded by mu_; includes `head`
+  uint32_t head = 0;  // leading bytes carried over from the previous commit's last block
   uint64_t file_offset = 0;
-  Lsn seed = 0;             // first LSN of the segment these records belong to
-  Lsn first_lsn = 0;        // 0 when empty
+  Lsn seed = 0;       // first LSN of the segment these records belong to
+  Lsn first_lsn = 0;  // 0 when empty
   Lsn last_lsn = 0;
+  uint32_t last_record_pos = 0;  // offset in data of the last record
   std::atomic<uint32_t> filling{0};
 
   ~Buffer() { std::free(data); }
@@ -85,6 +89,34 @@ struct LogWriter::Segment {
 LogWriter::LogWriter(const LogWriterOptions& options)
     : options_(options), env_(options.env != nullptr ? options.env : Env::Default()) {
   options_.env = env_;
+}
+
+// Whether appending after what a point-in-time read recovered is safe.
+// A torn or abandoned tail is what a crash leaves. A hole in the last
+// segment that no later complete commit follows may be the last,
+// unacknowledged commit torn by a power loss: its records are abandoned.
+// Anything else — damage with later segments after it, damage a later
+// synced commit proves was on disk, a bad header, a record type this build
+// does not know — would make acknowledged records unreachable, so the
+// writer refuses and the operator decides (docs/formats/heartbeat-log.md).
+Status LogWriter::CheckAppendable(const ReadReport& rep, const std::string& dir) {
+  if (rep.stop != StopReason::kDamage || rep.damages.empty()) return Status::Ok();
+  const Damage& d = rep.damages.back();
+  if (d.kind == DamageKind::kTornTail || d.kind == DamageKind::kAbandonedTail) return Status::Ok();
+  const bool later_segments = rep.stop_segment + 1 < static_cast<int>(rep.segments.size());
+  const std::string what = "refusing to append to " + dir + " after " + DescribeDamage(d);
+  const std::string hint =
+      "; inspect it with razar-replay verify, then move the damaged segments away or open with "
+      "recovery mode skip-corrupted to keep every readable record";
+  if (d.kind == DamageKind::kUnsupportedType) return Status::NotSupported(what + hint);
+  if (d.kind == DamageKind::kCorruption && !later_segments && !d.synced_data_damaged)
+    return Status::Ok();
+  if (later_segments) {
+    return Status::Corruption(what + " (" +
+                              std::to_string(rep.segments.size() - rep.stop_segment - 1) +
+                              " later segment(s) hold records after it)" + hint);
+  }
+  return Status::Corruption(what + hint);
 }
 
 Result<std::unique_ptr<LogWriter>> LogWriter::Open(const LogWriterOptions& options) {
@@ -124,6 +156,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const LogWriterOptions& optio
   }
   w->recovery_report_ = reader->report();
   const ReadReport& rep = w->recovery_report_;
+  RAZAR_RETURN_IF_ERROR(CheckAppendable(rep, options.dir));
   Lsn next = rep.last_lsn + 1;
   if (rep.records == 0) {
     // No record: continue after the newest segment's range, never reusing a
@@ -229,6 +262,7 @@ Result<Lsn> LogWriter::Append(uint16_t type, std::span<const uint8_t> payload,
   segment_used_ += fp;
   if (b->first_lsn == 0) b->first_lsn = lsn;
   b->last_lsn = lsn;
+  b->last_record_pos = static_cast<uint32_t>(dst - b->data);
   const Lsn seed = b->seed;
   b->filling.fetch_add(1, std::memory_order_relaxed);
   ++stats_.appends;
@@ -343,9 +377,7 @@ void LogWriter::FlusherLoop() {
              env_->MonotonicNanos() - last_sync_mono_ns_ >=
                  uint64_t{options_.interval_ms} * 1000000;
     };
-    auto has_work = [&] {
-      return !latched_.ok() || closing_ || !open_->empty() || sync_due();
-    };
+    auto has_work = [&] { return !latched_.ok() || closing_ || !open_->empty() || sync_due(); };
     flusher_busy_ = false;
     if (interval && written_lsn_ > synced_lsn_) {
       const uint64_t deadline_ns = last_sync_mono_ns_ + uint64_t{options_.interval_ms} * 1000000;
@@ -377,6 +409,9 @@ void LogWriter::FlusherLoop() {
     if (b != nullptr) {
       // Wait for producers still framing records into the sealed buffer.
       while (b->filling.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+      // Mark the commit's last record, so that a reader can tell a torn last
+      // commit from damage that a later commit proves was synced.
+      lf::SetRecordFlags(b->data + b->last_record_pos, lf::kFlagCommitEnd, b->seed);
       uint32_t write_len = b->used;
       if (direct_) {
         write_len = AlignUp(b->used);
@@ -452,25 +487,31 @@ Status LogWriter::WriteRange(int fd, const uint8_t* data, uint32_t len, uint64_t
     }
     if (sync) ring_->QueueFdatasync(fd, kUserDataSync);
     RAZAR_RETURN_IF_ERROR(ring_->Submit());
+    // Reap every completion of this submission first and only then judge:
+    // the cancelled sync may arrive before the short write that caused it.
     const int expected = (write_pending ? 1 : 0) + (sync ? 1 : 0);
-    bool retry = false;
-    Status failure;
+    int32_t write_res = 0, sync_res = 0;
     for (int i = 0; i < expected; ++i) {
       Ring::Completion c;
       RAZAR_RETURN_IF_ERROR(ring_->WaitCompletion(&c));
-      if (c.user_data == kUserDataWrite) {
-        if (c.res == -EAGAIN || c.res == -EINTR || c.res == 0) {
-          retry = true;
-        } else if (c.res < 0) {
-          if (failure.ok()) failure = Status::FromErrno("log write", -c.res);
-        } else {
-          done += static_cast<uint32_t>(c.res);
-          if (done < len) retry = true;
-        }
-      } else {  // sync
-        if (c.res == -ECANCELED && retry) continue;  // the write before it was short
-        if (c.res < 0 && failure.ok()) failure = Status::FromErrno("log fdatasync", -c.res);
+      (c.user_data == kUserDataWrite ? write_res : sync_res) = c.res;
+    }
+    bool retry = false;
+    Status failure;
+    if (write_pending) {
+      if (write_res == -EAGAIN || write_res == -EINTR || write_res == 0) {
+        retry = true;
+      } else if (write_res < 0) {
+        failure = Status::FromErrno("log write", -write_res);
+      } else {
+        done += static_cast<uint32_t>(write_res);
+        stalled = 0;  // progress: only resubmissions without progress are bounded
+        if (done < len) retry = true;
       }
+    }
+    const bool sync_cancelled_by_write = sync_res == -ECANCELED && (retry || !failure.ok());
+    if (sync && sync_res < 0 && !sync_cancelled_by_write && failure.ok()) {
+      failure = Status::FromErrno("log fdatasync", -sync_res);
     }
     if (!failure.ok()) return failure;
     if (!retry) return Status::Ok();
@@ -517,7 +558,9 @@ Status LogWriter::OpenNextSegment(Lsn first_lsn) {
   }
   ScopedFd guard(env_, fd);
   alignas(lf::kBlockBytes) static thread_local uint8_t header[lf::kSegmentHeaderBytes];
-  lf::EncodeSegmentHeader(header, first_lsn, options_.segment_bytes, env_->NowUnixNanos());
+  lf::EncodeSegmentHeader(
+      header, first_lsn, options_.segment_bytes, env_->NowUnixNanos(),
+      options_.durability == Durability::kBatch ? lf::kSegFlagSyncedCommits : 0);
   RAZAR_RETURN_IF_ERROR(env_->PWrite(fd, header, sizeof(header), 0));
   RAZAR_RETURN_IF_ERROR(env_->Fdatasync(fd));
   RAZAR_RETURN_IF_ERROR(env_->Rename(spare, path));
@@ -558,17 +601,17 @@ Result<std::string> LogWriter::TakeSpareSegment() {
 Status LogWriter::PrepareSpare(const std::string& path) {
   RAZAR_ASSIGN_OR_RETURN(int fd, env_->Open(path, O_RDWR | O_CREAT | O_TRUNC, 0644));
   ScopedFd guard(env_, fd);
-  const bool prewrite =
-      options_.prewrite_segments == LogWriterOptions::Prewrite::kAlways ||
-      (options_.prewrite_segments == LogWriterOptions::Prewrite::kAuto &&
-       options_.durability != Durability::kNone);
+  const bool prewrite = options_.prewrite_segments == LogWriterOptions::Prewrite::kAlways ||
+                        (options_.prewrite_segments == LogWriterOptions::Prewrite::kAuto &&
+                         options_.durability != Durability::kNone);
   if (prewrite) {
     // Write every block once so that appends later overwrite allocated,
     // initialised blocks and their fdatasync has no extent metadata to commit.
     constexpr size_t kChunk = 1u << 20;
     static const std::vector<uint8_t> zeros(kChunk, 0);
     for (uint64_t off = 0; off < options_.segment_bytes; off += kChunk) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, options_.segment_bytes - off));
+      const size_t n =
+          static_cast<size_t>(std::min<uint64_t>(kChunk, options_.segment_bytes - off));
       RAZAR_RETURN_IF_ERROR(env_->PWrite(fd, zeros.data(), n, off));
     }
   } else {

@@ -91,11 +91,11 @@ struct LogWriterOptions {
 };
 
 struct LogWriterStats {
-  uint64_t appends = 0;        // records accepted
-  uint64_t append_bytes = 0;   // framed bytes accepted
-  uint64_t commits = 0;        // write operations completed (group commits)
-  uint64_t syncs = 0;          // fdatasyncs completed
-  uint64_t short_writes = 0;   // writes resubmitted after a short or -EAGAIN completion
+  uint64_t appends = 0;       // records accepted
+  uint64_t append_bytes = 0;  // framed bytes accepted
+  uint64_t commits = 0;       // write operations completed (group commits)
+  uint64_t syncs = 0;         // fdatasyncs completed
+  uint64_t short_writes = 0;  // writes resubmitted after a short or -EAGAIN completion
   uint64_t segments_created = 0;
   uint64_t producer_waits = 0;  // appends that blocked on a full buffer
   bool direct_io = false;       // segments are written with O_DIRECT
@@ -105,9 +105,14 @@ class LogWriter {
  public:
   // Opens (creating if needed) the log in options.dir. An existing log is
   // read in options.recovery_mode; appends continue at the LSN after the
-  // last valid record, in a new segment. Fails with Corruption if the log
-  // has a hole (a damaged record followed by valid ones) or, in strict
-  // modes, any damage the mode rejects.
+  // last valid record, in a new segment (the bytes after it stay behind as
+  // an abandoned tail). Fails if the read fails (strict modes reject
+  // damage), and in point-in-time mode with Corruption / NotSupported when
+  // appending would hide acknowledged records: damage followed by later
+  // segments, damage a later synced commit proves was durable, a bad
+  // segment header, an unknown mandatory record type. A hole in the last
+  // segment with no complete commit after it is a torn, unacknowledged
+  // commit and is abandoned. See docs/formats/heartbeat-log.md.
   static Result<std::unique_ptr<LogWriter>> Open(const LogWriterOptions& options);
 
   // Closes (see Close()).
@@ -155,6 +160,7 @@ class LogWriter {
   struct Segment;
 
   explicit LogWriter(const LogWriterOptions& options);
+  static Status CheckAppendable(const ReadReport& rep, const std::string& dir);
   Status Init(Lsn next_lsn);
   void FlusherLoop();
   void PreparerLoop();
@@ -176,8 +182,8 @@ class LogWriter {
   std::unique_ptr<Ring> ring_;
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;     // flusher waits: data to write, sync requests, close
-  std::condition_variable space_cv_;    // producers: a buffer became free
+  std::condition_variable work_cv_;   // flusher waits: data to write, sync requests, close
+  std::condition_variable space_cv_;  // producers: a buffer became free
   // Guarded by mu_:
   std::vector<std::unique_ptr<Buffer>> buffers_;  // two: one open, one in flight
   Buffer* open_ = nullptr;                        // producers fill this one
@@ -187,9 +193,9 @@ class LogWriter {
   std::atomic<Lsn> synced_lsn_{0};
   std::atomic<uint32_t> durable_epoch_{0};  // bumped (and futex-woken) on every publish
   std::atomic<bool> stop_waiting_{false};   // latched, or the flusher exited
-  Lsn sync_requested_lsn_ = 0;  // Sync() wants synced_lsn_ >= this
-  uint64_t segment_used_ = 0;   // bytes of the current segment taken by records (incl. header)
-  Lsn segment_first_lsn_ = 0;   // seed of the current segment
+  Lsn sync_requested_lsn_ = 0;              // Sync() wants synced_lsn_ >= this
+  uint64_t segment_used_ = 0;  // bytes of the current segment taken by records (incl. header)
+  Lsn segment_first_lsn_ = 0;  // seed of the current segment
   bool closing_ = false;
   bool flusher_busy_ = false;
   Status latched_;

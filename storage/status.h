@@ -72,7 +72,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(implicit)
+  Result(T value) : v_(std::move(value)) {}         // NOLINT(implicit)
   Result(Status status) : v_(std::move(status)) {}  // NOLINT(implicit); REQUIRES: !status.ok()
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -96,10 +96,10 @@ class [[nodiscard]] Result {
 
 // Early-return helpers. RAZAR_RETURN_IF_ERROR(expr) returns the Status of
 // `expr` if it is not OK. RAZAR_ASSIGN_OR_RETURN(lhs, expr) unwraps a Result.
-#define RAZAR_RETURN_IF_ERROR(expr)         \
-  do {                                      \
-    ::razar::Status _razar_st = (expr);     \
-    if (!_razar_st.ok()) return _razar_st;  \
+#define RAZAR_RETURN_IF_ERROR(expr)        \
+  do {                                     \
+    ::razar::Status _razar_st = (expr);    \
+    if (!_razar_st.ok()) return _razar_st; \
   } while (0)
 
 #define RAZAR_CONCAT_INNER(a, b) a##b
