@@ -49,25 +49,25 @@ class StreamGenerator {
     const uint64_t sid = sessions_[rng_() % sessions_.size()];
     if (roll < 850) {
       *kind = RecordKind::kSessionUpdate;
-      return enc.SessionUpdate(sid, std::span<const uint8_t>(state_));
+      return enc.SessionUpdate(sid, layer_, std::span<const uint8_t>(state_));
     }
     if (roll < 920) {
       const uint64_t eid = (uint64_t(producer_) << 40) | ++event_seq_;
       pending_.push_back({eid, sid});
       *kind = RecordKind::kEventPending;
-      return enc.EventPending(eid, sid, std::span<const uint8_t>(state_.data(), 96));
+      return enc.EventPending(eid, sid, layer_, std::span<const uint8_t>(state_.data(), 96));
     }
     if (roll < 980 && !pending_.empty()) {
       auto [eid, esid] = pending_.front();
       pending_.erase(pending_.begin());
       *kind = RecordKind::kEventDone;
-      return enc.EventDone(eid, esid);
+      return enc.EventDone(eid, esid, layer_);
     }
     if (roll < 990 && sessions_.size() > 8) {
       const uint64_t id = sessions_.front();
       sessions_.erase(sessions_.begin());
       *kind = RecordKind::kSessionClose;
-      return enc.SessionClose(id);
+      return enc.SessionClose(id, layer_);
     }
     switch (roll % 4) {
       case 0:

@@ -72,6 +72,18 @@ Status CheckEnums(const fb::Record& rec) {
     case fb::Body::FailurePulse:
       bad = bad_layer(rec.body_as_FailurePulse()->layer());
       break;
+    case fb::Body::SessionUpdate:
+      bad = bad_layer(rec.body_as_SessionUpdate()->layer());
+      break;
+    case fb::Body::SessionClose:
+      bad = bad_layer(rec.body_as_SessionClose()->layer());
+      break;
+    case fb::Body::EventPending:
+      bad = bad_layer(rec.body_as_EventPending()->layer());
+      break;
+    case fb::Body::EventDone:
+      bad = bad_layer(rec.body_as_EventDone()->layer());
+      break;
     default:
       break;
   }
@@ -183,24 +195,30 @@ void DescribeTable(const fb::Record& rec, std::string* out) {
     }
     case fb::Body::SessionUpdate: {
       const fb::SessionUpdate* b = rec.body_as_SessionUpdate();
-      *out += " id=" + to_string(b->session_id());
+      *out += " id=" + to_string(b->session_id()) + " layer=";
+      AppendLayer(out, b->layer());
       *out += b->state() == nullptr ? std::string(" state=unchanged")
                                     : " state=" + to_string(b->state()->size()) + "B";
       *out += " kv=" + to_string(SizeOf(b->kv()));
       break;
     }
     case fb::Body::SessionClose:
-      *out += " id=" + to_string(rec.body_as_SessionClose()->session_id());
+      *out += " id=" + to_string(rec.body_as_SessionClose()->session_id()) + " layer=";
+      AppendLayer(out, rec.body_as_SessionClose()->layer());
       break;
     case fb::Body::EventPending: {
       const fb::EventPending* b = rec.body_as_EventPending();
       *out += " event=" + to_string(b->event_id()) + " session=" + to_string(b->session_id()) +
-              " payload=" + to_string(SizeOf(b->payload())) + "B";
+              " layer=";
+      AppendLayer(out, b->layer());
+      *out += " payload=" + to_string(SizeOf(b->payload())) + "B";
       break;
     }
     case fb::Body::EventDone: {
       const fb::EventDone* b = rec.body_as_EventDone();
-      *out += " event=" + to_string(b->event_id()) + " session=" + to_string(b->session_id());
+      *out += " event=" + to_string(b->event_id()) + " session=" + to_string(b->session_id()) +
+              " layer=";
+      AppendLayer(out, b->layer());
       break;
     }
     case fb::Body::ComponentStatus: {
@@ -321,7 +339,7 @@ RecordEncoder::Encoded RecordEncoder::SessionOpen(uint64_t session_id, Layer lay
   return Finish(fb::Body::SessionOpen, body.Union());
 }
 
-RecordEncoder::Encoded RecordEncoder::SessionUpdate(uint64_t session_id,
+RecordEncoder::Encoded RecordEncoder::SessionUpdate(uint64_t session_id, Layer layer,
                                                     std::optional<std::span<const uint8_t>> state,
                                                     std::span<const KeyValueArg> kv) {
   fbb_.Clear();
@@ -329,27 +347,28 @@ RecordEncoder::Encoded RecordEncoder::SessionUpdate(uint64_t session_id,
   flatbuffers::Offset<flatbuffers::Vector<uint8_t>> st = 0;
   if (state.has_value()) st = fbb_.CreateVector(state->data(), state->size());
   auto kvs = BuildKv(kv);
-  auto body = fb::CreateSessionUpdate(fbb_, session_id, st, kvs);
+  auto body = fb::CreateSessionUpdate(fbb_, session_id, st, kvs, layer);
   return Finish(fb::Body::SessionUpdate, body.Union());
 }
 
-RecordEncoder::Encoded RecordEncoder::SessionClose(uint64_t session_id) {
+RecordEncoder::Encoded RecordEncoder::SessionClose(uint64_t session_id, Layer layer) {
   fbb_.Clear();
-  auto body = fb::CreateSessionClose(fbb_, session_id);
+  auto body = fb::CreateSessionClose(fbb_, session_id, layer);
   return Finish(fb::Body::SessionClose, body.Union());
 }
 
 RecordEncoder::Encoded RecordEncoder::EventPending(uint64_t event_id, uint64_t session_id,
-                                                   std::span<const uint8_t> payload) {
+                                                   Layer layer, std::span<const uint8_t> payload) {
   fbb_.Clear();
   auto data = fbb_.CreateVector(payload.data(), payload.size());
-  auto body = fb::CreateEventPending(fbb_, event_id, session_id, data);
+  auto body = fb::CreateEventPending(fbb_, event_id, session_id, data, layer);
   return Finish(fb::Body::EventPending, body.Union());
 }
 
-RecordEncoder::Encoded RecordEncoder::EventDone(uint64_t event_id, uint64_t session_id) {
+RecordEncoder::Encoded RecordEncoder::EventDone(uint64_t event_id, uint64_t session_id,
+                                                Layer layer) {
   fbb_.Clear();
-  auto body = fb::CreateEventDone(fbb_, event_id, session_id);
+  auto body = fb::CreateEventDone(fbb_, event_id, session_id, layer);
   return Finish(fb::Body::EventDone, body.Union());
 }
 

@@ -73,12 +73,15 @@ class RecordEncoder {
   Encoded SessionOpen(uint64_t session_id, Layer layer, uint32_t component_id,
                       std::string_view component, std::span<const uint8_t> state,
                       std::span<const KeyValueArg> kv = {});
-  // `state` nullopt leaves the state bytes unchanged.
-  Encoded SessionUpdate(uint64_t session_id, std::optional<std::span<const uint8_t>> state,
+  // `layer` is the session's layer. `state` nullopt leaves the state bytes
+  // unchanged.
+  Encoded SessionUpdate(uint64_t session_id, Layer layer,
+                        std::optional<std::span<const uint8_t>> state,
                         std::span<const KeyValueArg> kv = {});
-  Encoded SessionClose(uint64_t session_id);
-  Encoded EventPending(uint64_t event_id, uint64_t session_id, std::span<const uint8_t> payload);
-  Encoded EventDone(uint64_t event_id, uint64_t session_id);
+  Encoded SessionClose(uint64_t session_id, Layer layer);
+  Encoded EventPending(uint64_t event_id, uint64_t session_id, Layer layer,
+                       std::span<const uint8_t> payload);
+  Encoded EventDone(uint64_t event_id, uint64_t session_id, Layer layer);
   Encoded ComponentStatus(uint32_t component_id, std::string_view component, Layer layer,
                           ComponentState state, std::string_view detail);
   Encoded ChakraDown(Layer layer, std::string_view reason);

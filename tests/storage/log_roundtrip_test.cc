@@ -99,7 +99,7 @@ TEST(LogRoundTripTest, EveryRecordKindRoundTripsFieldByField) {
            EXPECT_EQ(kv["alpha"], v1);
            EXPECT_TRUE(kv.count("beta") == 1 && kv["beta"].empty());
          });
-  append(enc.SessionUpdate(77, std::span<const uint8_t>(v1), kv_update),
+  append(enc.SessionUpdate(77, Layer::heart, std::span<const uint8_t>(v1), kv_update),
          [&](const DecodedRecord& d) {
            ASSERT_EQ(d.kind, RecordKind::kSessionUpdate);
            const auto* b = d.record->body_as_SessionUpdate();
@@ -121,19 +121,19 @@ TEST(LogRoundTripTest, EveryRecordKindRoundTripsFieldByField) {
            }
            EXPECT_TRUE(saw_delete && saw_set);
          });
-  append(enc.SessionUpdate(78, std::nullopt), [](const DecodedRecord& d) {
+  append(enc.SessionUpdate(78, Layer::heart, std::nullopt), [](const DecodedRecord& d) {
     ASSERT_EQ(d.kind, RecordKind::kSessionUpdate);
     const auto* b = d.record->body_as_SessionUpdate();
     ASSERT_NE(b, nullptr);
     EXPECT_EQ(b->session_id(), 78u);
     EXPECT_EQ(b->state(), nullptr) << "nullopt state must leave the field absent";
   });
-  append(enc.SessionClose(77), [](const DecodedRecord& d) {
+  append(enc.SessionClose(77, Layer::heart), [](const DecodedRecord& d) {
     ASSERT_EQ(d.kind, RecordKind::kSessionClose);
     ASSERT_NE(d.record->body_as_SessionClose(), nullptr);
     EXPECT_EQ(d.record->body_as_SessionClose()->session_id(), 77u);
   });
-  append(enc.EventPending(0xABCDEF, 77, ev_payload), [&](const DecodedRecord& d) {
+  append(enc.EventPending(0xABCDEF, 77, Layer::heart, ev_payload), [&](const DecodedRecord& d) {
     ASSERT_EQ(d.kind, RecordKind::kEventPending);
     const auto* b = d.record->body_as_EventPending();
     ASSERT_NE(b, nullptr);
@@ -141,7 +141,7 @@ TEST(LogRoundTripTest, EveryRecordKindRoundTripsFieldByField) {
     EXPECT_EQ(b->session_id(), 77u);
     EXPECT_EQ(Bytes(b->payload()), ev_payload);
   });
-  append(enc.EventDone(0xABCDEF, 77), [](const DecodedRecord& d) {
+  append(enc.EventDone(0xABCDEF, 77, Layer::heart), [](const DecodedRecord& d) {
     ASSERT_EQ(d.kind, RecordKind::kEventDone);
     const auto* b = d.record->body_as_EventDone();
     ASSERT_NE(b, nullptr);

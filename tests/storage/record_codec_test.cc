@@ -79,10 +79,10 @@ std::vector<Frame> SampleOfEveryKind() {
   std::vector<Frame> out;
   out.push_back(Copy(enc.Beat(7, Layer::throat, 123456789)));
   out.push_back(Copy(enc.SessionOpen(42, Layer::heart, 3, "api", state, kv)));
-  out.push_back(Copy(enc.SessionUpdate(42, std::span<const uint8_t>(state), kv)));
-  out.push_back(Copy(enc.SessionClose(42)));
-  out.push_back(Copy(enc.EventPending(9, 42, payload)));
-  out.push_back(Copy(enc.EventDone(9, 42)));
+  out.push_back(Copy(enc.SessionUpdate(42, Layer::heart, std::span<const uint8_t>(state), kv)));
+  out.push_back(Copy(enc.SessionClose(42, Layer::heart)));
+  out.push_back(Copy(enc.EventPending(9, 42, Layer::heart, payload)));
+  out.push_back(Copy(enc.EventDone(9, 42, Layer::heart)));
   out.push_back(Copy(enc.ComponentStatus(3, "api", Layer::solar, ComponentState::patched, "ok")));
   out.push_back(Copy(enc.ChakraDown(Layer::crown, "3 missed beats")));
   out.push_back(Copy(enc.ChakraUp(Layer::sacral)));
@@ -173,12 +173,13 @@ TEST(RecordCodecTest, SessionUpdateWithStateRoundTripsEveryField) {
   Bytes state = ToBytes("new state");
   Bytes v = ToBytes("1");
   KeyValueArg kv[] = {{"a", std::span<const uint8_t>(v)}};
-  Frame f = Copy(enc.SessionUpdate(7, std::span<const uint8_t>(state), kv));
+  Frame f = Copy(enc.SessionUpdate(7, Layer::heart, std::span<const uint8_t>(state), kv));
   Result<DecodedRecord> r = DecodedRecord{};
   const DecodedRecord& rec = MustDecode(f, &r);
   ASSERT_EQ(rec.kind, RecordKind::kSessionUpdate);
   const fb::SessionUpdate* b = rec.record->body_as_SessionUpdate();
   EXPECT_EQ(b->session_id(), 7u);
+  EXPECT_EQ(b->layer(), Layer::heart);
   EXPECT_EQ(Vec(b->state()), state);
   ASSERT_NE(b->kv(), nullptr);
   ASSERT_EQ(b->kv()->size(), 1u);
@@ -188,7 +189,7 @@ TEST(RecordCodecTest, SessionUpdateWithStateRoundTripsEveryField) {
 
 TEST(RecordCodecTest, SessionUpdateWithoutStateLeavesStateAbsent) {
   RecordEncoder enc;
-  Frame f = Copy(enc.SessionUpdate(7, std::nullopt));
+  Frame f = Copy(enc.SessionUpdate(7, Layer::heart, std::nullopt));
   Result<DecodedRecord> r = DecodedRecord{};
   const fb::SessionUpdate* b = MustDecode(f, &r).record->body_as_SessionUpdate();
   ASSERT_NE(b, nullptr);
@@ -198,7 +199,7 @@ TEST(RecordCodecTest, SessionUpdateWithoutStateLeavesStateAbsent) {
 
 TEST(RecordCodecTest, SessionUpdateWithEmptyStateKeepsAnEmptyVector) {
   RecordEncoder enc;
-  Frame f = Copy(enc.SessionUpdate(7, std::span<const uint8_t>()));
+  Frame f = Copy(enc.SessionUpdate(7, Layer::heart, std::span<const uint8_t>()));
   Result<DecodedRecord> r = DecodedRecord{};
   const fb::SessionUpdate* b = MustDecode(f, &r).record->body_as_SessionUpdate();
   ASSERT_NE(b->state(), nullptr);
@@ -212,7 +213,7 @@ TEST(RecordCodecTest, RepeatedKvKeysKeepTheirOrder) {
                       {"k", std::span<const uint8_t>(one)},
                       {"k", std::nullopt},
                       {"k", std::span<const uint8_t>(two)}};
-  Frame f = Copy(enc.SessionUpdate(1, std::nullopt, kv));
+  Frame f = Copy(enc.SessionUpdate(1, Layer::heart, std::nullopt, kv));
   Result<DecodedRecord> r = DecodedRecord{};
   auto* list = MustDecode(f, &r).record->body_as_SessionUpdate()->kv();
   ASSERT_EQ(list->size(), 4u);
@@ -225,35 +226,38 @@ TEST(RecordCodecTest, RepeatedKvKeysKeepTheirOrder) {
 
 TEST(RecordCodecTest, SessionCloseRoundTrips) {
   RecordEncoder enc;
-  Frame f = Copy(enc.SessionClose(0xFFFFFFFFFFFFFFFFull));
+  Frame f = Copy(enc.SessionClose(0xFFFFFFFFFFFFFFFFull, Layer::heart));
   Result<DecodedRecord> r = DecodedRecord{};
   const DecodedRecord& rec = MustDecode(f, &r);
   ASSERT_EQ(rec.kind, RecordKind::kSessionClose);
   EXPECT_EQ(rec.record->body_as_SessionClose()->session_id(), 0xFFFFFFFFFFFFFFFFull);
+  EXPECT_EQ(rec.record->body_as_SessionClose()->layer(), Layer::heart);
 }
 
 TEST(RecordCodecTest, EventPendingRoundTripsEveryField) {
   RecordEncoder enc;
   Bytes payload(300);
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<uint8_t>(i * 7);
-  Frame f = Copy(enc.EventPending(5, 42, payload));
+  Frame f = Copy(enc.EventPending(5, 42, Layer::heart, payload));
   Result<DecodedRecord> r = DecodedRecord{};
   const DecodedRecord& rec = MustDecode(f, &r);
   ASSERT_EQ(rec.kind, RecordKind::kEventPending);
   const fb::EventPending* b = rec.record->body_as_EventPending();
   EXPECT_EQ(b->event_id(), 5u);
   EXPECT_EQ(b->session_id(), 42u);
+  EXPECT_EQ(b->layer(), Layer::heart);
   EXPECT_EQ(Vec(b->payload()), payload);
 }
 
 TEST(RecordCodecTest, EventDoneRoundTripsEveryField) {
   RecordEncoder enc;
-  Frame f = Copy(enc.EventDone(5, 42));
+  Frame f = Copy(enc.EventDone(5, 42, Layer::heart));
   Result<DecodedRecord> r = DecodedRecord{};
   const DecodedRecord& rec = MustDecode(f, &r);
   ASSERT_EQ(rec.kind, RecordKind::kEventDone);
   EXPECT_EQ(rec.record->body_as_EventDone()->event_id(), 5u);
   EXPECT_EQ(rec.record->body_as_EventDone()->session_id(), 42u);
+  EXPECT_EQ(rec.record->body_as_EventDone()->layer(), Layer::heart);
 }
 
 TEST(RecordCodecTest, ComponentStatusRoundTripsEveryStateAndField) {
@@ -440,7 +444,7 @@ TEST(RecordCodecTest, TinyOrEmptyRecordPayloadIsCorruption) {
 
 TEST(RecordCodecTest, UnknownFrameTypeIsNotSupported) {
   RecordEncoder enc;
-  Frame f = Copy(enc.SessionClose(1));
+  Frame f = Copy(enc.SessionClose(1, Layer::heart));
   for (uint16_t type : {uint16_t{3}, uint16_t{0x7FFF}, uint16_t{0x8000}, uint16_t{0xFFFF}}) {
     Result<DecodedRecord> r = DecodeRecord(type, f.payload);
     ASSERT_FALSE(r.ok());
@@ -510,14 +514,17 @@ TEST(RecordCodecTest, DescribeRecordRendersOneLinePerKind) {
             "session_open id=42 layer=heart component=api state=12B kv=2");
   EXPECT_EQ(DescribeFrame(Copy(enc.Beat(7, Layer::root, 99))),
             "beat component_id=7 layer=root seq=99");
-  EXPECT_EQ(DescribeFrame(Copy(enc.SessionUpdate(42, std::nullopt, kv))),
-            "session_update id=42 state=unchanged kv=2");
-  EXPECT_EQ(DescribeFrame(Copy(enc.SessionUpdate(42, std::span<const uint8_t>(state)))),
-            "session_update id=42 state=12B kv=0");
-  EXPECT_EQ(DescribeFrame(Copy(enc.SessionClose(42))), "session_close id=42");
-  EXPECT_EQ(DescribeFrame(Copy(enc.EventPending(5, 42, state))),
-            "event_pending event=5 session=42 payload=12B");
-  EXPECT_EQ(DescribeFrame(Copy(enc.EventDone(5, 42))), "event_done event=5 session=42");
+  EXPECT_EQ(DescribeFrame(Copy(enc.SessionUpdate(42, Layer::heart, std::nullopt, kv))),
+            "session_update id=42 layer=heart state=unchanged kv=2");
+  EXPECT_EQ(
+      DescribeFrame(Copy(enc.SessionUpdate(42, Layer::heart, std::span<const uint8_t>(state)))),
+      "session_update id=42 layer=heart state=12B kv=0");
+  EXPECT_EQ(DescribeFrame(Copy(enc.SessionClose(42, Layer::heart))),
+            "session_close id=42 layer=heart");
+  EXPECT_EQ(DescribeFrame(Copy(enc.EventPending(5, 42, Layer::heart, state))),
+            "event_pending event=5 session=42 layer=heart payload=12B");
+  EXPECT_EQ(DescribeFrame(Copy(enc.EventDone(5, 42, Layer::heart))),
+            "event_done event=5 session=42 layer=heart");
   EXPECT_EQ(DescribeFrame(Copy(
                 enc.ComponentStatus(3, "api", Layer::solar, ComponentState::failed, "exit 1"))),
             "component_status component=api component_id=3 layer=solar state=failed "

@@ -367,13 +367,13 @@ class RecordStream {
         return enc_.SessionOpen(rng_(), RandomLayer(), static_cast<uint32_t>(rng_()), RandomName(),
                                 bytes_);
       case RecordKind::kSessionUpdate:
-        return enc_.SessionUpdate(rng_(), std::span<const uint8_t>(bytes_));
+        return enc_.SessionUpdate(rng_(), Layer::throat, std::span<const uint8_t>(bytes_));
       case RecordKind::kSessionClose:
-        return enc_.SessionClose(rng_());
+        return enc_.SessionClose(rng_(), Layer::throat);
       case RecordKind::kEventPending:
-        return enc_.EventPending(rng_(), rng_(), bytes_);
+        return enc_.EventPending(rng_(), rng_(), Layer::throat, bytes_);
       case RecordKind::kEventDone:
-        return enc_.EventDone(rng_(), rng_());
+        return enc_.EventDone(rng_(), rng_(), Layer::throat);
       case RecordKind::kComponentStatus:
         return enc_.ComponentStatus(static_cast<uint32_t>(rng_()), RandomName(), RandomLayer(),
                                     static_cast<ComponentState>(rng_() % 7), "detail");
