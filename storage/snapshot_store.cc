@@ -1,0 +1,547 @@
+#include "storage/snapshot_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/sst_file_writer.h>
+#include <rocksdb/write_batch.h>
+#include <unistd.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "razar/formats/snapshot_generated.h"
+
+namespace razar::storage {
+
+namespace {
+
+constexpr size_t kKeyBytes = 19;
+constexpr uint8_t kKindSession = 1, kKindEvent = 2, kKindComponent = 3, kKindMeta = 4;
+constexpr size_t kBatchBytes = 8u << 20;
+const char* const kManifestCf = "manifest";
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  return Status::IoError(what + ": " + s.ToString());
+}
+
+void PutBE64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+uint64_t GetBE64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+std::string EntryKey(uint64_t snapshot_id, uint32_t shard, uint8_t kind, uint64_t id) {
+  std::string k;
+  k.reserve(kKeyBytes);
+  PutBE64(&k, snapshot_id);
+  k.push_back(static_cast<char>((shard >> 8) & 0xff));
+  k.push_back(static_cast<char>(shard & 0xff));
+  k.push_back(static_cast<char>(kind));
+  PutBE64(&k, id);
+  return k;
+}
+
+std::string IdPrefix(uint64_t snapshot_id) {
+  std::string k;
+  PutBE64(&k, snapshot_id);
+  return k;
+}
+
+std::string ManifestKey(Layer layer, uint64_t id) {
+  std::string k(1, static_cast<char>(layer));
+  PutBE64(&k, id);
+  return k;
+}
+
+uint64_t ValueChecksum(const std::string& key, const uint8_t* data, size_t n) {
+  XXH3_state_t st;
+  XXH3_64bits_reset(&st);
+  XXH3_64bits_update(&st, key.data(), key.size());
+  XXH3_64bits_update(&st, data, n);
+  return XXH3_64bits_digest(&st);
+}
+
+// FlatBuffer bytes || checksum(key || bytes).
+std::string SealValue(const std::string& key, const flatbuffers::FlatBufferBuilder& fbb,
+                      uint64_t* checksum) {
+  const uint8_t* p = fbb.GetBufferPointer();
+  const size_t n = fbb.GetSize();
+  *checksum = ValueChecksum(key, p, n);
+  std::string v(reinterpret_cast<const char*>(p), n);
+  v.append(reinterpret_cast<const char*>(checksum), 8);
+  return v;
+}
+
+// Checks a sealed value; on success points *fb at the FlatBuffer bytes.
+template <typename T>
+bool OpenValue(const rocksdb::Slice& key, const rocksdb::Slice& value, const uint8_t** fb,
+               size_t* n, uint64_t* checksum) {
+  if (value.size() < 8) return false;
+  *n = value.size() - 8;
+  *fb = reinterpret_cast<const uint8_t*>(value.data());
+  uint64_t stored;
+  std::memcpy(&stored, value.data() + *n, 8);
+  if (stored != ValueChecksum(key.ToString(), *fb, *n)) return false;
+  flatbuffers::Verifier v(*fb, *n);
+  if (!v.VerifyBuffer<T>(nullptr)) return false;
+  *checksum = stored;
+  return true;
+}
+
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>>> BuildKv(
+    flatbuffers::FlatBufferBuilder& fbb, const std::map<std::string, std::vector<uint8_t>>& kv) {
+  std::vector<flatbuffers::Offset<fb::KeyValue>> v;
+  v.reserve(kv.size());
+  for (const auto& [k, val] : kv) {
+    v.push_back(fb::CreateKeyValue(fbb, fbb.CreateString(k), fbb.CreateVector(val)));
+  }
+  return fbb.CreateVector(v);
+}
+
+std::vector<uint8_t> Bytes(const flatbuffers::Vector<uint8_t>* v) {
+  return v == nullptr ? std::vector<uint8_t>() : std::vector<uint8_t>(v->begin(), v->end());
+}
+std::string Str(const flatbuffers::String* s) { return s == nullptr ? std::string() : s->str(); }
+
+}  // namespace
+
+const char* SnapshotWriteMethodName(SnapshotWriteMethod m) {
+  return m == SnapshotWriteMethod::kSstIngest ? "sst-ingest" : "write-batch";
+}
+
+Lsn SnapshotManifest::min_lsn() const {
+  return *std::min_element(shard_lsns.begin(), shard_lsns.end());
+}
+Lsn SnapshotManifest::max_lsn() const {
+  return *std::max_element(shard_lsns.begin(), shard_lsns.end());
+}
+
+// ---------------------------------------------------------------- builders
+
+// Serializes entries in key order and counts them; the sink (SST file or
+// write batches) is the subclass's.
+class SnapshotBuilderBase : public SnapshotStore::Builder {
+ public:
+  SnapshotBuilderBase(SnapshotStore* store, Layer layer, uint64_t id) : store_(store) {
+    m_.layer = layer;
+    m_.snapshot_id = id;
+  }
+
+  Status AddSession(uint32_t shard, const Session& s) override {
+    fbb_.Clear();
+    auto comp = fbb_.CreateString(s.component);
+    auto st = fbb_.CreateVector(s.state);
+    auto kv = BuildKv(fbb_, s.kv);
+    fbb_.Finish(fb::CreateSessionSnap(fbb_, s.session_id, s.layer, s.component_id, comp, st, kv,
+                                      s.opened_lsn, s.updated_lsn, s.opened_unix_ns,
+                                      s.updated_unix_ns));
+    ++m_.sessions;
+    return Emit(EntryKey(m_.snapshot_id, shard, kKindSession, s.session_id), shard);
+  }
+
+  Status AddEvent(uint32_t shard, const PendingEvent& e) override {
+    fbb_.Clear();
+    auto payload = fbb_.CreateVector(e.payload);
+    fbb_.Finish(fb::CreateEventSnap(fbb_, e.event_id, e.session_id, payload, e.lsn, e.unix_ns));
+    ++m_.events;
+    return Emit(EntryKey(m_.snapshot_id, shard, kKindEvent, e.event_id), shard);
+  }
+
+  Status AddComponent(const Component& c) override {
+    fbb_.Clear();
+    auto name = fbb_.CreateString(c.name);
+    auto detail = fbb_.CreateString(c.detail);
+    fbb_.Finish(fb::CreateComponentSnap(fbb_, c.component_id, name, c.state, c.has_state, detail,
+                                        c.status_lsn, c.last_beat_seq, c.last_beat_unix_ns,
+                                        c.last_beat_lsn));
+    ++m_.components;
+    return Emit(EntryKey(m_.snapshot_id, kLayerShard, kKindComponent, c.component_id), kLayerShard);
+  }
+
+  Status SetMeta(const LayerMeta& meta) override {
+    fbb_.Clear();
+    auto reason = fbb_.CreateString(meta.reason);
+    fbb_.Finish(fb::CreateLayerMetaSnap(fbb_, meta.down, reason, meta.changed_lsn,
+                                        meta.changed_unix_ns, meta.pulses, meta.last_pulse_lsn));
+    return Emit(EntryKey(m_.snapshot_id, kLayerShard, kKindMeta, 0), kLayerShard);
+  }
+
+  void SetShardLsn(uint32_t shard, Lsn lsn) override { m_.shard_lsns[shard] = lsn; }
+
+ protected:
+  virtual Status Sink(const std::string& key, const std::string& value) = 0;
+
+  Status Emit(const std::string& key, uint32_t shard) {
+    if (entries_++ == 0) {
+      first_shard_ = shard;
+    } else if (shard != first_shard_ && !passed_first_shard_) {
+      passed_first_shard_ = true;
+      store_->MaybeCrash(SnapshotCrashPoint::kAfterFirstShard);
+    }
+    uint64_t checksum = 0;
+    std::string value = SealValue(key, fbb_, &checksum);
+    m_.content_checksum += checksum;
+    m_.value_bytes += value.size();
+    return Sink(key, value);
+  }
+
+  SnapshotStore* store_;
+  SnapshotManifest m_;
+  flatbuffers::FlatBufferBuilder fbb_{4096};
+  uint64_t entries_ = 0;
+  uint32_t first_shard_ = 0;
+  bool passed_first_shard_ = false;
+};
+
+class SnapshotStore::SstBuilder final : public SnapshotBuilderBase {
+ public:
+  SstBuilder(SnapshotStore* store, Layer layer, uint64_t id, std::string path)
+      : SnapshotBuilderBase(store, layer, id),
+        path_(std::move(path)),
+        writer_(rocksdb::EnvOptions(), rocksdb::Options(), store->cf(layer)) {}
+  ~SstBuilder() override {
+    if (!finished_) std::remove(path_.c_str());
+  }
+
+  Status Init() { return FromRocks(writer_.Open(path_), "open " + path_); }
+
+  Result<SnapshotManifest> Finish() override {
+    rocksdb::ExternalSstFileInfo info;
+    if (m_.value_bytes == 0) {
+      // SstFileWriter refuses an empty file; an empty layer has its meta at least.
+      return Status::InvalidArgument("empty snapshot");
+    }
+    RAZAR_RETURN_IF_ERROR(FromRocks(writer_.Finish(&info), "finish " + path_));
+    store_->MaybeCrash(SnapshotCrashPoint::kBeforeIngest);
+    rocksdb::IngestExternalFileOptions io;
+    io.move_files = true;
+    RAZAR_RETURN_IF_ERROR(FromRocks(
+        store_->db_->IngestExternalFile(store_->cf(m_.layer), {path_}, io), "ingest " + path_));
+    finished_ = true;
+    store_->MaybeCrash(SnapshotCrashPoint::kAfterDataDurable);
+    return m_;
+  }
+
+ private:
+  Status Sink(const std::string& key, const std::string& value) override {
+    return FromRocks(writer_.Put(key, value), "sst put");
+  }
+  std::string path_;
+  rocksdb::SstFileWriter writer_;
+  bool finished_ = false;
+};
+
+class SnapshotStore::BatchBuilder final : public SnapshotBuilderBase {
+ public:
+  BatchBuilder(SnapshotStore* store, Layer layer, uint64_t id)
+      : SnapshotBuilderBase(store, layer, id) {}
+
+  Result<SnapshotManifest> Finish() override {
+    RAZAR_RETURN_IF_ERROR(FlushBatch());
+    store_->MaybeCrash(SnapshotCrashPoint::kBeforeIngest);
+    RAZAR_RETURN_IF_ERROR(FromRocks(store_->db_->FlushWAL(/*sync=*/true), "flush WAL"));
+    store_->MaybeCrash(SnapshotCrashPoint::kAfterDataDurable);
+    return m_;
+  }
+
+ private:
+  Status Sink(const std::string& key, const std::string& value) override {
+    RAZAR_RETURN_IF_ERROR(FromRocks(batch_.Put(store_->cf(m_.layer), key, value), "batch put"));
+    if (batch_.GetDataSize() >= kBatchBytes) return FlushBatch();
+    return Status::Ok();
+  }
+  Status FlushBatch() {
+    if (batch_.Count() == 0) return Status::Ok();
+    rocksdb::WriteOptions wo;
+    Status s = FromRocks(store_->db_->Write(wo, &batch_), "write snapshot batch");
+    batch_.Clear();
+    return s;
+  }
+  rocksdb::WriteBatch batch_;
+};
+
+// ---------------------------------------------------------------- store
+
+SnapshotStore::SnapshotStore(const SnapshotStoreOptions& options) : options_(options) {}
+
+SnapshotStore::~SnapshotStore() {
+  if (db_ != nullptr) {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    delete db_;
+  }
+}
+
+rocksdb::ColumnFamilyHandle* SnapshotStore::cf(Layer l) const {
+  return handles_[2 + static_cast<int>(l)];
+}
+
+void SnapshotStore::MaybeCrash(SnapshotCrashPoint p) const {
+  if (crash_point_ == p) {
+    std::fflush(nullptr);
+    _exit(0);
+  }
+}
+
+Result<std::unique_ptr<SnapshotStore>> SnapshotStore::Open(const SnapshotStoreOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("snapshot store path not set");
+  std::unique_ptr<SnapshotStore> s(new SnapshotStore(options));
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfds;
+  rocksdb::ColumnFamilyOptions cfo;
+  cfds.emplace_back(rocksdb::kDefaultColumnFamilyName, cfo);
+  cfds.emplace_back(kManifestCf, cfo);
+  for (int l = 0; l < kLayerCount; ++l) cfds.emplace_back(LayerName(static_cast<Layer>(l)), cfo);
+  rocksdb::DBOptions dbo;
+  rocksdb::Status rs;
+  if (options.read_only) {
+    rs = rocksdb::DB::OpenForReadOnly(dbo, options.path, cfds, &s->handles_, &s->db_);
+  } else {
+    dbo.create_if_missing = true;
+    dbo.create_missing_column_families = true;
+    dbo.max_background_jobs = 2;
+    rs = rocksdb::DB::Open(dbo, options.path, cfds, &s->handles_, &s->db_);
+  }
+  RAZAR_RETURN_IF_ERROR(FromRocks(rs, "open snapshot store " + options.path));
+  // Ids are never reused: start after the largest seen anywhere.
+  uint64_t max_id = 0;
+  for (size_t h = 1; h < s->handles_.size(); ++h) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        s->db_->NewIterator(rocksdb::ReadOptions(), s->handles_[h]));
+    it->SeekToLast();
+    if (!it->Valid()) continue;
+    const rocksdb::Slice k = it->key();
+    if (h == 1 && k.size() == 9) max_id = std::max(max_id, GetBE64(k.data() + 1));
+    if (h > 1 && k.size() == kKeyBytes) max_id = std::max(max_id, GetBE64(k.data()));
+  }
+  // The manifest is keyed by layer first: scan it whole for the max id.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        s->db_->NewIterator(rocksdb::ReadOptions(), s->handles_[1]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (it->key().size() == 9) max_id = std::max(max_id, GetBE64(it->key().data() + 1));
+    }
+  }
+  s->next_id_ = max_id + 1;
+  return s;
+}
+
+uint64_t SnapshotStore::NextId() { return next_id_++; }
+
+Result<std::unique_ptr<SnapshotStore::Builder>> SnapshotStore::Begin(Layer layer) {
+  if (options_.read_only) return Status::NotSupported("snapshot store opened read-only");
+  const uint64_t id = NextId();
+  if (options_.method == SnapshotWriteMethod::kSstIngest) {
+    const std::string path =
+        options_.path + "/ingest-" + std::to_string(id) + "-" + std::to_string(++sst_seq_) + ".sst";
+    auto b = std::make_unique<SstBuilder>(this, layer, id, path);
+    RAZAR_RETURN_IF_ERROR(b->Init());
+    return std::unique_ptr<Builder>(std::move(b));
+  }
+  return std::unique_ptr<Builder>(std::make_unique<BatchBuilder>(this, layer, id));
+}
+
+Status SnapshotStore::Publish(const SnapshotManifest& m) {
+  flatbuffers::FlatBufferBuilder fbb(1024);
+  auto lsns = fbb.CreateVector(m.shard_lsns.data(), m.shard_lsns.size());
+  fbb.Finish(fb::CreateSnapshotManifest(fbb, m.layer, m.snapshot_id, m.created_unix_ns, lsns,
+                                        m.sessions, m.events, m.components, m.value_bytes,
+                                        m.content_checksum));
+  const std::string key = ManifestKey(m.layer, m.snapshot_id);
+  uint64_t checksum;
+  const std::string value = SealValue(key, fbb, &checksum);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  RAZAR_RETURN_IF_ERROR(FromRocks(db_->Put(wo, handles_[1], key, value), "publish manifest"));
+  MaybeCrash(SnapshotCrashPoint::kAfterManifest);
+  return Status::Ok();
+}
+
+Result<std::vector<SnapshotManifest>> SnapshotStore::List(Layer layer,
+                                                          std::vector<std::string>* damaged) {
+  std::vector<SnapshotManifest> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[1]));
+  const std::string prefix(1, static_cast<char>(layer));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const uint8_t* p;
+    size_t n;
+    uint64_t sum;
+    const uint64_t id = it->key().size() == 9 ? GetBE64(it->key().data() + 1) : 0;
+    if (!OpenValue<fb::SnapshotManifest>(it->key(), it->value(), &p, &n, &sum)) {
+      if (damaged != nullptr)
+        damaged->push_back(std::string("manifest entry of ") + LayerName(layer) + " snapshot " +
+                           std::to_string(id) + " fails its checksum or verification");
+      continue;
+    }
+    const fb::SnapshotManifest* f = flatbuffers::GetRoot<fb::SnapshotManifest>(p);
+    if (f->shard_lsns() == nullptr || f->shard_lsns()->size() != kShardSlots ||
+        f->layer() != layer || f->snapshot_id() != id) {
+      if (damaged != nullptr)
+        damaged->push_back(std::string("manifest entry of ") + LayerName(layer) + " snapshot " +
+                           std::to_string(id) + " is inconsistent");
+      continue;
+    }
+    SnapshotManifest m;
+    m.layer = layer;
+    m.snapshot_id = id;
+    m.created_unix_ns = f->created_unix_ns();
+    for (uint32_t i = 0; i < kShardSlots; ++i) m.shard_lsns[i] = f->shard_lsns()->Get(i);
+    m.sessions = f->sessions();
+    m.events = f->events();
+    m.components = f->components();
+    m.value_bytes = f->value_bytes();
+    m.content_checksum = f->content_checksum();
+    out.push_back(m);
+  }
+  RAZAR_RETURN_IF_ERROR(FromRocks(it->status(), "list manifest"));
+  std::reverse(out.begin(), out.end());  // newest first
+  return out;
+}
+
+Status SnapshotStore::Load(const SnapshotManifest& m, LayerState* out) {
+  *out = LayerState();
+  const std::string begin = IdPrefix(m.snapshot_id), end = IdPrefix(m.snapshot_id + 1);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(m.layer)));
+  uint64_t sessions = 0, events = 0, components = 0, bytes = 0, sum = 0;
+  const std::string what =
+      std::string(LayerName(m.layer)) + " snapshot " + std::to_string(m.snapshot_id);
+  for (it->Seek(begin); it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key();
+    if (k.size() != kKeyBytes) return Status::Corruption(what + ": malformed key");
+    const uint32_t shard = (static_cast<uint8_t>(k[8]) << 8) | static_cast<uint8_t>(k[9]);
+    const uint8_t kind = static_cast<uint8_t>(k[10]);
+    const uint64_t id = GetBE64(k.data() + 11);
+    const uint8_t* p;
+    size_t n;
+    uint64_t c;
+    bool ok = false;
+    bytes += it->value().size();
+    if (kind == kKindSession && shard < kShardCount &&
+        (ok = OpenValue<fb::SessionSnap>(k, it->value(), &p, &n, &c))) {
+      const auto* f = flatbuffers::GetRoot<fb::SessionSnap>(p);
+      auto s = std::make_shared<Session>();
+      s->session_id = f->session_id();
+      s->layer = f->layer();
+      s->component_id = f->component_id();
+      s->component = Str(f->component());
+      s->state = Bytes(f->state());
+      if (f->kv() != nullptr)
+        for (const fb::KeyValue* e : *f->kv()) s->kv[Str(e->key())] = Bytes(e->value());
+      s->opened_lsn = f->opened_lsn();
+      s->updated_lsn = f->updated_lsn();
+      s->opened_unix_ns = f->opened_unix_ns();
+      s->updated_unix_ns = f->updated_unix_ns();
+      ok = s->session_id == id && ShardOfSession(id) == shard;
+      out->shards[shard].sessions[id] = std::move(s);
+      ++sessions;
+    } else if (kind == kKindEvent && shard < kShardCount &&
+               (ok = OpenValue<fb::EventSnap>(k, it->value(), &p, &n, &c))) {
+      const auto* f = flatbuffers::GetRoot<fb::EventSnap>(p);
+      auto e = std::make_shared<PendingEvent>();
+      e->event_id = f->event_id();
+      e->session_id = f->session_id();
+      e->payload = Bytes(f->payload());
+      e->lsn = f->lsn();
+      e->unix_ns = f->unix_ns();
+      ok = e->event_id == id && ShardOfSession(e->session_id) == shard;
+      out->shards[shard].events[id] = std::move(e);
+      ++events;
+    } else if (kind == kKindComponent && shard == kLayerShard &&
+               (ok = OpenValue<fb::ComponentSnap>(k, it->value(), &p, &n, &c))) {
+      const auto* f = flatbuffers::GetRoot<fb::ComponentSnap>(p);
+      Component& comp = out->components[static_cast<uint32_t>(id)];
+      comp.component_id = f->component_id();
+      comp.name = Str(f->name());
+      comp.state = f->state();
+      comp.has_state = f->has_state();
+      comp.detail = Str(f->detail());
+      comp.status_lsn = f->status_lsn();
+      comp.last_beat_seq = f->last_beat_seq();
+      comp.last_beat_unix_ns = f->last_beat_unix_ns();
+      comp.last_beat_lsn = f->last_beat_lsn();
+      ok = comp.component_id == id &&
+           static_cast<int>(comp.state) <= static_cast<int>(fb::ComponentState::MAX);
+      ++components;
+    } else if (kind == kKindMeta && shard == kLayerShard &&
+               (ok = OpenValue<fb::LayerMetaSnap>(k, it->value(), &p, &n, &c))) {
+      const auto* f = flatbuffers::GetRoot<fb::LayerMetaSnap>(p);
+      out->meta.down = f->down();
+      out->meta.reason = Str(f->reason());
+      out->meta.changed_lsn = f->changed_lsn();
+      out->meta.changed_unix_ns = f->changed_unix_ns();
+      out->meta.pulses = f->pulses();
+      out->meta.last_pulse_lsn = f->last_pulse_lsn();
+    }
+    if (!ok) {
+      *out = LayerState();
+      return Status::Corruption(what + ": entry (shard " + std::to_string(shard) + ", kind " +
+                                std::to_string(kind) + ", id " + std::to_string(id) +
+                                ") fails its checksum or verification");
+    }
+    sum += c;
+  }
+  RAZAR_RETURN_IF_ERROR(FromRocks(it->status(), "load " + what));
+  if (sessions != m.sessions || events != m.events || components != m.components ||
+      bytes != m.value_bytes || sum != m.content_checksum) {
+    *out = LayerState();
+    return Status::Corruption(what + ": contents disagree with its manifest (sessions " +
+                              std::to_string(sessions) + "/" + std::to_string(m.sessions) +
+                              ", events " + std::to_string(events) + "/" +
+                              std::to_string(m.events) + ")");
+  }
+  out->applied_lsn = m.max_lsn();
+  return Status::Ok();
+}
+
+Status SnapshotStore::Delete(Layer layer, uint64_t snapshot_id) {
+  rocksdb::WriteOptions wo;
+  RAZAR_RETURN_IF_ERROR(
+      FromRocks(db_->Delete(wo, handles_[1], ManifestKey(layer, snapshot_id)), "delete manifest"));
+  return FromRocks(
+      db_->DeleteRange(wo, cf(layer), IdPrefix(snapshot_id), IdPrefix(snapshot_id + 1)),
+      "delete snapshot entries");
+}
+
+Result<uint64_t> SnapshotStore::DeleteUnpublished() {
+  uint64_t removed = 0;
+  for (int li = 0; li < kLayerCount; ++li) {
+    const Layer layer = static_cast<Layer>(li);
+    RAZAR_ASSIGN_OR_RETURN(std::vector<SnapshotManifest> published, List(layer));
+    std::vector<uint64_t> ids;
+    for (const auto& m : published) ids.push_back(m.snapshot_id);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(layer)));
+    for (it->SeekToFirst(); it->Valid();) {
+      if (it->key().size() < 8) {
+        it->Next();
+        continue;
+      }
+      const uint64_t id = GetBE64(it->key().data());
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
+        rocksdb::WriteOptions wo;
+        RAZAR_RETURN_IF_ERROR(FromRocks(
+            db_->DeleteRange(wo, cf(layer), IdPrefix(id), IdPrefix(id + 1)), "delete unpublished"));
+        ++removed;
+      }
+      it->Seek(IdPrefix(id + 1));
+    }
+    RAZAR_RETURN_IF_ERROR(FromRocks(it->status(), "scan for unpublished snapshots"));
+  }
+  return removed;
+}
+
+uint64_t SnapshotStore::ApproximateBytes() {
+  uint64_t total = 0;
+  db_->GetIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &total);
+  return total;
+}
+
+}  // namespace razar::storage

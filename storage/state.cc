@@ -1,0 +1,235 @@
+#include "storage/state.h"
+
+namespace razar::storage {
+
+uint32_t ShardOfSession(uint64_t session_id) {
+  uint64_t z = session_id + 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return static_cast<uint32_t>(z % kShardCount);
+}
+
+Route RouteOf(const DecodedRecord& rec) {
+  if (rec.kind == RecordKind::kBeat) return {rec.beat.layer(), kLayerShard};
+  const fb::Record& r = *rec.record;
+  switch (rec.kind) {
+    case RecordKind::kSessionOpen: {
+      const auto* b = r.body_as_SessionOpen();
+      return {b->layer(), ShardOfSession(b->session_id())};
+    }
+    case RecordKind::kSessionUpdate: {
+      const auto* b = r.body_as_SessionUpdate();
+      return {b->layer(), ShardOfSession(b->session_id())};
+    }
+    case RecordKind::kSessionClose: {
+      const auto* b = r.body_as_SessionClose();
+      return {b->layer(), ShardOfSession(b->session_id())};
+    }
+    case RecordKind::kEventPending: {
+      const auto* b = r.body_as_EventPending();
+      return {b->layer(), ShardOfSession(b->session_id())};
+    }
+    case RecordKind::kEventDone: {
+      const auto* b = r.body_as_EventDone();
+      return {b->layer(), ShardOfSession(b->session_id())};
+    }
+    case RecordKind::kComponentStatus:
+      return {r.body_as_ComponentStatus()->layer(), kLayerShard};
+    case RecordKind::kChakraDown:
+      return {r.body_as_ChakraDown()->layer(), kLayerShard};
+    case RecordKind::kChakraUp:
+      return {r.body_as_ChakraUp()->layer(), kLayerShard};
+    case RecordKind::kFailurePulse:
+      return {r.body_as_FailurePulse()->layer(), kLayerShard};
+    case RecordKind::kBeat:
+      break;
+  }
+  return {};
+}
+
+namespace {
+
+std::vector<uint8_t> Bytes(const flatbuffers::Vector<uint8_t>* v) {
+  if (v == nullptr) return {};
+  return std::vector<uint8_t>(v->begin(), v->end());
+}
+
+std::string Str(const flatbuffers::String* s) { return s == nullptr ? std::string() : s->str(); }
+
+void ApplyKv(const flatbuffers::Vector<flatbuffers::Offset<fb::KeyValue>>* kv,
+             std::map<std::string, std::vector<uint8_t>>* out) {
+  if (kv == nullptr) return;
+  for (const fb::KeyValue* e : *kv) {
+    if (e == nullptr || e->key() == nullptr) continue;
+    if (e->value() == nullptr) {
+      out->erase(e->key()->str());
+    } else {
+      (*out)[e->key()->str()] = Bytes(e->value());
+    }
+  }
+}
+
+}  // namespace
+
+void State::Apply(Lsn lsn, int64_t unix_ns, const DecodedRecord& rec) {
+  const Route route = RouteOf(rec);
+  LayerState& ls = layer(route.layer);
+  if (lsn > ls.applied_lsn) ls.applied_lsn = lsn;
+  if (rec.kind == RecordKind::kBeat) {
+    Component& c = ls.components[rec.beat.component_id()];
+    c.component_id = rec.beat.component_id();
+    c.last_beat_seq = rec.beat.sequence();
+    c.last_beat_unix_ns = unix_ns;
+    c.last_beat_lsn = lsn;
+    return;
+  }
+  const fb::Record& r = *rec.record;
+  Shard* shard = route.shard < kShardCount ? &ls.shards[route.shard] : nullptr;
+  switch (rec.kind) {
+    case RecordKind::kSessionOpen: {
+      const auto* b = r.body_as_SessionOpen();
+      auto s = std::make_shared<Session>();
+      s->session_id = b->session_id();
+      s->layer = b->layer();
+      s->component_id = b->component_id();
+      s->component = Str(b->component());
+      s->state = Bytes(b->state());
+      ApplyKv(b->kv(), &s->kv);
+      s->opened_lsn = s->updated_lsn = lsn;
+      s->opened_unix_ns = s->updated_unix_ns = unix_ns;
+      shard->sessions[s->session_id] = std::move(s);
+      break;
+    }
+    case RecordKind::kSessionUpdate: {
+      const auto* b = r.body_as_SessionUpdate();
+      auto it = shard->sessions.find(b->session_id());
+      if (it == shard->sessions.end()) {
+        ++orphans_;
+        break;
+      }
+      auto s = std::make_shared<Session>(*it->second);  // values are immutable: copy on write
+      if (b->state() != nullptr) s->state = Bytes(b->state());
+      ApplyKv(b->kv(), &s->kv);
+      s->updated_lsn = lsn;
+      s->updated_unix_ns = unix_ns;
+      it->second = std::move(s);
+      break;
+    }
+    case RecordKind::kSessionClose: {
+      if (shard->sessions.erase(r.body_as_SessionClose()->session_id()) == 0) ++orphans_;
+      break;
+    }
+    case RecordKind::kEventPending: {
+      const auto* b = r.body_as_EventPending();
+      auto e = std::make_shared<PendingEvent>();
+      e->event_id = b->event_id();
+      e->session_id = b->session_id();
+      e->payload = Bytes(b->payload());
+      e->lsn = lsn;
+      e->unix_ns = unix_ns;
+      shard->events[e->event_id] = std::move(e);
+      break;
+    }
+    case RecordKind::kEventDone: {
+      if (shard->events.erase(r.body_as_EventDone()->event_id()) == 0) ++orphans_;
+      break;
+    }
+    case RecordKind::kComponentStatus: {
+      const auto* b = r.body_as_ComponentStatus();
+      Component& c = ls.components[b->component_id()];
+      c.component_id = b->component_id();
+      c.name = Str(b->component());
+      c.state = b->state();
+      c.has_state = true;
+      c.detail = Str(b->detail());
+      c.status_lsn = lsn;
+      break;
+    }
+    case RecordKind::kChakraDown: {
+      ls.meta.down = true;
+      ls.meta.reason = Str(r.body_as_ChakraDown()->reason());
+      ls.meta.changed_lsn = lsn;
+      ls.meta.changed_unix_ns = unix_ns;
+      break;
+    }
+    case RecordKind::kChakraUp: {
+      ls.meta.down = false;
+      ls.meta.reason.clear();
+      ls.meta.changed_lsn = lsn;
+      ls.meta.changed_unix_ns = unix_ns;
+      break;
+    }
+    case RecordKind::kFailurePulse: {
+      ++ls.meta.pulses;
+      ls.meta.last_pulse_lsn = lsn;
+      break;
+    }
+    case RecordKind::kBeat:
+      break;
+  }
+}
+
+Status State::Apply(const RecordView& rec) {
+  RAZAR_ASSIGN_OR_RETURN(DecodedRecord d, DecodeRecord(rec.type, rec.payload));
+  Apply(rec.lsn, rec.timestamp_ns, d);
+  return Status::Ok();
+}
+
+uint64_t State::session_count() const {
+  uint64_t n = 0;
+  for (const LayerState& l : layers_)
+    for (const Shard& s : l.shards) n += s.sessions.size();
+  return n;
+}
+
+uint64_t State::event_count() const {
+  uint64_t n = 0;
+  for (const LayerState& l : layers_)
+    for (const Shard& s : l.shards) n += s.events.size();
+  return n;
+}
+
+namespace {
+
+template <typename Map>
+std::string DiffMap(const Map& a, const Map& b, const std::string& what) {
+  if (a.size() != b.size()) {
+    return what + " count " + std::to_string(a.size()) + " vs " + std::to_string(b.size());
+  }
+  for (const auto& [id, va] : a) {
+    auto it = b.find(id);
+    if (it == b.end()) return what + " " + std::to_string(id) + " missing on the right";
+    if (!(*va == *it->second)) return what + " " + std::to_string(id) + " differs";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string State::Diff(const State& other) const {
+  for (int li = 0; li < kLayerCount; ++li) {
+    const LayerState& a = layers_[li];
+    const LayerState& b = other.layers_[li];
+    const std::string where = std::string("layer ") + LayerName(static_cast<Layer>(li)) + ": ";
+    for (uint32_t s = 0; s < kShardCount; ++s) {
+      std::string d = DiffMap(a.shards[s].sessions, b.shards[s].sessions, "session");
+      if (d.empty()) d = DiffMap(a.shards[s].events, b.shards[s].events, "event");
+      if (!d.empty()) return where + "shard " + std::to_string(s) + ": " + d;
+    }
+    if (a.components != b.components) {
+      if (a.components.size() != b.components.size())
+        return where + "component count " + std::to_string(a.components.size()) + " vs " +
+               std::to_string(b.components.size());
+      for (const auto& [id, c] : a.components) {
+        auto it = b.components.find(id);
+        if (it == b.components.end() || !(it->second == c))
+          return where + "component " + std::to_string(id) + " differs";
+      }
+    }
+    if (!(a.meta == b.meta)) return where + "chakra status differs";
+  }
+  return "";
+}
+
+}  // namespace razar::storage
