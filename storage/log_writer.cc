@@ -249,11 +249,13 @@ Result<Lsn> LogWriter::Append(uint16_t type, std::span<const uint8_t> payload,
     } else if (open_->used + fp <= open_->capacity) {
       break;
     }
-    // The open buffer must be sealed first: wake the flusher and wait.
+    // The open buffer must be sealed first: wake the flusher and wait for a
+    // seal. (Not for `open_` to change: with two buffers the same one can be
+    // open again, empty, before this producer wakes.)
     ++stats_.producer_waits;
-    Buffer* full = open_;
+    const uint64_t seen = seals_;
     work_cv_.notify_one();
-    space_cv_.wait(l, [&] { return open_ != full || !latched_.ok() || closing_; });
+    space_cv_.wait(l, [&] { return seals_ != seen || !latched_.ok() || closing_; });
   }
   const Lsn lsn = next_lsn_++;
   Buffer* b = open_;
@@ -398,6 +400,7 @@ void LogWriter::FlusherLoop() {
       Buffer* next = buffers_[0].get() == b ? buffers_[1].get() : buffers_[0].get();
       next->Reset(segment_used_, segment_first_lsn_, direct_);
       open_ = next;
+      ++seals_;
       space_cv_.notify_all();
     }
     const bool sync = options_.durability == Durability::kBatch || closing_ || sync_due();

@@ -187,6 +187,7 @@ class LogWriter {
   // Guarded by mu_:
   std::vector<std::unique_ptr<Buffer>> buffers_;  // two: one open, one in flight
   Buffer* open_ = nullptr;                        // producers fill this one
+  uint64_t seals_ = 0;                            // buffers sealed so far
   Lsn next_lsn_ = 1;
   // Published by the flusher (under mu_), read by waiters without it.
   std::atomic<Lsn> written_lsn_{0};

@@ -61,7 +61,7 @@ std::string ManifestKey(Layer layer, uint64_t id) {
   return k;
 }
 
-uint64_t ValueChecksum(const std::string& key, const uint8_t* data, size_t n) {
+uint64_t ValueChecksum(std::string_view key, const uint8_t* data, size_t n) {
   XXH3_state_t st;
   XXH3_64bits_reset(&st);
   XXH3_64bits_update(&st, key.data(), key.size());
@@ -89,7 +89,7 @@ bool OpenValue(const rocksdb::Slice& key, const rocksdb::Slice& value, const uin
   *fb = reinterpret_cast<const uint8_t*>(value.data());
   uint64_t stored;
   std::memcpy(&stored, value.data() + *n, 8);
-  if (stored != ValueChecksum(key.ToString(), *fb, *n)) return false;
+  if (stored != ValueChecksum(std::string_view(key.data(), key.size()), *fb, *n)) return false;
   flatbuffers::Verifier v(*fb, *n);
   if (!v.VerifyBuffer<T>(nullptr)) return false;
   *checksum = stored;

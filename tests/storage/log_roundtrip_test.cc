@@ -3,6 +3,8 @@
 // modes, acknowledgement semantics and argument validation
 // (docs/formats/heartbeat-log.md).
 #include <atomic>
+#include <condition_variable>
+#include <cstdlib>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -596,6 +598,52 @@ TEST(LogRoundTripTest, ReaderOnALiveLogSeesADenseIntactPrefix) {
   RecordProperty("reads", reads);
   RecordProperty("in_flight_holes", in_flight_holes);
   EXPECT_GE(testing::SegmentNames(tmp.path()).size(), 3u) << "no rollover during the race";
+}
+
+// Regression: a producer waiting for buffer space waited for `open_` to
+// change; with two buffers the same one could be open again (empty) before
+// it woke, and it slept forever while the flusher saw no work. Many
+// producers, a 64 KiB buffer and large records make the buffer fill
+// constantly; every producer must finish.
+TEST(LogRoundTripTest, ProducersBlockedOnAFullBufferAlwaysResume) {
+  RAZAR_SKIP_WITHOUT_URING();
+  TempDir tmp;
+  auto opts = SmallLogOptions(tmp.path(), Durability::kNone, 4u << 20);
+  opts.buffer_bytes = 64u << 10;
+  auto w = LogWriter::Open(opts);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 2000;
+  std::mutex mu;
+  std::condition_variable cv;
+  int finished = 0;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const auto payload = testing::PatternBytes(uint64_t(t), 1000 + 2000 * (t % 4));
+      for (int i = 0; i < kPerThread; ++i) {
+        if (!(*w)->Append(lf::kRecord, payload).ok()) ++failures;
+      }
+      std::lock_guard<std::mutex> l(mu);
+      ++finished;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> l(mu);
+    if (!cv.wait_for(l, std::chrono::seconds(60), [&] { return finished == kThreads; })) {
+      ADD_FAILURE() << finished << " of " << kThreads << " producers finished in 60 s: hung";
+      std::_Exit(1);  // the hung threads cannot be joined
+    }
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT((*w)->stats().producer_waits, 0u) << "the buffer never filled: the test proves nothing";
+  ASSERT_TRUE((*w)->Close().ok());
+  auto r = ReadLog(tmp.path(), RecoveryMode::kAbsoluteConsistency);
+  ASSERT_TRUE(r.status.ok()) << testing::Describe(r);
+  EXPECT_EQ(r.records.size(), size_t{kThreads * kPerThread});
 }
 
 class DurabilityModeTest : public ::testing::TestWithParam<Durability> {};
