@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 #include "razar/formats/snapshot_generated.h"
 
@@ -329,6 +330,16 @@ Result<std::unique_ptr<SnapshotStore>> SnapshotStore::Open(const SnapshotStoreOp
     }
   }
   s->next_id_ = max_id + 1;
+  if (!options.read_only) {
+    // SST files of snapshots a crash interrupted before ingestion.
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(options.path, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("ingest-", 0) == 0 && name.ends_with(".sst")) {
+        std::filesystem::remove(e.path(), ec);
+      }
+    }
+  }
   return s;
 }
 
@@ -489,7 +500,11 @@ Status SnapshotStore::Load(const SnapshotManifest& m, LayerState* out) {
     }
     sum += c;
   }
-  RAZAR_RETURN_IF_ERROR(FromRocks(it->status(), "load " + what));
+  Status scan = FromRocks(it->status(), "load " + what);
+  if (!scan.ok()) {
+    *out = LayerState();
+    return scan;
+  }
   if (sessions != m.sessions || events != m.events || components != m.components ||
       bytes != m.value_bytes || sum != m.content_checksum) {
     *out = LayerState();
@@ -515,9 +530,17 @@ Result<uint64_t> SnapshotStore::DeleteUnpublished() {
   uint64_t removed = 0;
   for (int li = 0; li < kLayerCount; ++li) {
     const Layer layer = static_cast<Layer>(li);
-    RAZAR_ASSIGN_OR_RETURN(std::vector<SnapshotManifest> published, List(layer));
+    // Every id with a manifest key, valid or damaged: the entries of a
+    // snapshot whose manifest entry is damaged are kept as evidence.
     std::vector<uint64_t> ids;
-    for (const auto& m : published) ids.push_back(m.snapshot_id);
+    {
+      std::unique_ptr<rocksdb::Iterator> mit(db_->NewIterator(rocksdb::ReadOptions(), handles_[1]));
+      const std::string prefix(1, static_cast<char>(layer));
+      for (mit->Seek(prefix); mit->Valid() && mit->key().starts_with(prefix); mit->Next()) {
+        if (mit->key().size() == 9) ids.push_back(GetBE64(mit->key().data() + 1));
+      }
+      RAZAR_RETURN_IF_ERROR(FromRocks(mit->status(), "scan manifest"));
+    }
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(layer)));
     for (it->SeekToFirst(); it->Valid();) {
       if (it->key().size() < 8) {

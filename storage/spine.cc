@@ -41,7 +41,8 @@ Status EnsureIdentity(Env* env, const std::string& dir) {
     }
     if (!j.contains("shards") || !j["shards"].is_number_integer() ||
         j["shards"].get<int64_t>() != kShardCount) {
-      return Status::NotSupported(path + ": shard count differs from this build's 256");
+      return Status::NotSupported(path + ": shard count differs from this build's " +
+                                  std::to_string(kShardCount));
     }
     return Status::Ok();
   }
@@ -102,7 +103,6 @@ Result<std::unique_ptr<Spine>> Spine::Open(const SpineOptions& options) {
 Status Spine::Recover() {
   const auto t0 = std::chrono::steady_clock::now();
   std::array<std::array<Lsn, kShardSlots>, kLayerCount> cut{};
-  Lsn need_from = UINT64_MAX;
   for (int li = 0; li < kLayerCount; ++li) {
     const Layer layer = static_cast<Layer>(li);
     std::vector<std::string> damaged;
@@ -117,7 +117,6 @@ Status Spine::Recover() {
       }
       recovery_.problems.push_back(st.ToString() + "; falling back to an older snapshot");
     }
-    need_from = std::min(need_from, *std::min_element(cut[li].begin(), cut[li].end()) + 1);
   }
 
   LogReaderOptions ro;
@@ -125,18 +124,29 @@ Status Spine::Recover() {
   ro.dir = JoinPath(options_.dir, "log");
   RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, LogReader::Open(ro));
   RecordView v;
-  bool first = true;
+  bool checked_start = false;
   for (;;) {
     RAZAR_ASSIGN_OR_RETURN(bool more, reader->Next(&v));
-    if (!more) break;
-    if (first) {
-      first = false;
-      if (v.lsn > need_from) {
-        return Status::Corruption("the log begins at LSN " + std::to_string(v.lsn) +
-                                  " but the snapshots need records from LSN " +
-                                  std::to_string(need_from));
+    if (!checked_start) {
+      // Where the log starts: its first segment (the writer made one, so
+      // there always is one). Every layer must be complete from there.
+      checked_start = true;
+      const auto& segs = reader->report().segments;
+      const Lsn log_first = segs.empty() ? 1 : segs.front().first_lsn;
+      for (int li = 0; li < kLayerCount; ++li) {
+        const Lsn need = *std::min_element(cut[li].begin(), cut[li].end()) + 1;
+        if (need < log_first) {
+          return Status::Corruption(
+              std::string("layer ") + LayerName(static_cast<Layer>(li)) +
+              " needs log records from LSN " + std::to_string(need) +
+              (recovery_.snapshot_ids[li] == 0
+                   ? std::string(" (no usable snapshot)")
+                   : " (snapshot " + std::to_string(recovery_.snapshot_ids[li]) + ")") +
+              " but the log begins at LSN " + std::to_string(log_first));
+        }
       }
     }
+    if (!more) break;
     RAZAR_ASSIGN_OR_RETURN(DecodedRecord d, DecodeRecord(v.type, v.payload));
     const Route r = RouteOf(d);
     if (v.lsn <= cut[static_cast<int>(r.layer)][r.shard]) {

@@ -3,9 +3,9 @@
 // modes, acknowledgement semantics and argument validation
 // (docs/formats/heartbeat-log.md).
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
-#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>

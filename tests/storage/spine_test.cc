@@ -701,7 +701,7 @@ TEST_P(SpineMethodTest, NewSpineWritesItsIdentityFile) {
   }
   EXPECT_NE(compact.find("\"format\":\"razar-spine\""), std::string::npos) << text;
   EXPECT_NE(compact.find("\"version\":1"), std::string::npos) << text;
-  EXPECT_NE(compact.find("\"shards\":256"), std::string::npos) << text;
+  EXPECT_NE(compact.find("\"shards\":" + std::to_string(kShardCount)), std::string::npos) << text;
   EXPECT_TRUE(std::filesystem::is_directory(dir.Sub("spine") + "/log"));
   EXPECT_TRUE(std::filesystem::is_directory(dir.Sub("spine") + "/snapshots"));
 }
@@ -730,7 +730,7 @@ TEST_P(SpineMethodTest, SpineFileOfAnotherVersionIsRefused) {
     ASSERT_TRUE((*sp)->OpenSession(1, Layer::root, 1, "c", std::vector<uint8_t>{1}).ok());
     ASSERT_TRUE((*sp)->Close().ok());
   }
-  const std::string v2 = "{\"format\":\"razar-spine\",\"version\":2,\"shards\":256}\n";
+  const std::string v2 = "{\"format\":\"razar-spine\",\"version\":2,\"shards\":4096}\n";
   WriteText(d + "/SPINE", v2);
   auto sp = OpenSpine(o);
   ASSERT_FALSE(sp.ok()) << "version 2 is not this format";
@@ -738,7 +738,7 @@ TEST_P(SpineMethodTest, SpineFileOfAnotherVersionIsRefused) {
       << "the error should say the version is wrong: " << sp.status().ToString();
   EXPECT_EQ(ReadText(d + "/SPINE"), v2) << "refusing must not rewrite the identity";
 
-  WriteText(d + "/SPINE", "{\"format\":\"other-thing\",\"version\":1,\"shards\":256}\n");
+  WriteText(d + "/SPINE", "{\"format\":\"other-thing\",\"version\":1,\"shards\":4096}\n");
   sp = OpenSpine(o);
   EXPECT_FALSE(sp.ok()) << "another format name is not a spine";
 }

@@ -75,14 +75,14 @@ TEST(ShardOfSessionTest, IsSplitMix64ModuloShardCount) {
   }
   std::mt19937_64 rng(7);
   std::set<uint32_t> seen;
-  for (int i = 0; i < 5000; ++i) {
+  for (int i = 0; i < 100000; ++i) {
     uint64_t id = rng();
     uint32_t s = ShardOfSession(id);
     ASSERT_LT(s, kShardCount);
     ASSERT_EQ(s, testing::SplitMix64(id) % kShardCount) << "session " << id;
     seen.insert(s);
   }
-  EXPECT_EQ(seen.size(), kShardCount) << "5000 random ids should reach every shard";
+  EXPECT_EQ(seen.size(), kShardCount) << "100000 random ids should reach every shard";
 }
 
 TEST_F(StateApplyTest, SessionOpenCreatesSessionInItsLayerAndShardWithEveryField) {
