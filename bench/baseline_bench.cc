@@ -44,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "storage/log_format.h"
 
 namespace razar::bench {
@@ -57,47 +58,7 @@ constexpr size_t kPageBytes = 4096;
 // Size of the pre-written files the write loops cycle through: one log segment.
 constexpr uint64_t kCycleFileBytes = razar::storage::log_format::kDefaultSegmentBytes;
 
-// ---- Small helpers (log_bench.cc keeps its own copies: one file each) ----
-
-std::string BenchRoot() {
-  const char* env = std::getenv("RAZAR_BENCH_DIR");
-  return (env != nullptr && env[0] != '\0') ? env : "/tmp/razar-bench";
-}
-
-// A fresh, empty directory for one run of one benchmark; removed by ~ScratchDir.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& tag) {
-    static std::atomic<uint64_t> seq{0};
-    path_ = BenchRoot() + "/" + tag + "-" + std::to_string(::getpid()) + "-" +
-            std::to_string(seq.fetch_add(1));
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-    fs::create_directories(path_, ec);
-    if (ec) error_ = "create " + path_ + ": " + ec.message();
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);  // best effort: a leftover dir only costs space
-    // Settle the journal so the next benchmark starts on a quiet disk.
-    int fd = ::open(BenchRoot().c_str(), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-      ::syncfs(fd);
-      ::close(fd);
-    }
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string File(const char* name) const { return path_ + "/" + name; }
-  // Empty when the directory was created.
-  const std::string& error() const { return error_; }
-
- private:
-  std::string path_;
-  std::string error_;
-};
+// ---- Small helpers (shared ones are in bench_util.h) ----
 
 // Page-aligned, pre-faulted memory.
 struct AlignedBuffer {
@@ -113,15 +74,6 @@ struct AlignedBuffer {
   uint8_t* data = nullptr;
   size_t size = 0;
 };
-
-// Deterministic non-constant bytes (nothing on the path compresses, but be safe).
-void FillPattern(uint8_t* p, size_t n, uint64_t seed) {
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < n; ++i) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    p[i] = static_cast<uint8_t>(x >> 56);
-  }
-}
 
 std::string ErrnoText(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
@@ -142,15 +94,6 @@ bool PrewriteZeros(int fd, uint64_t bytes, std::string* err) {
     return false;
   }
   return true;
-}
-
-// Nearest-rank percentile of nanosecond samples, in microseconds. Reorders.
-double PercentileUs(std::vector<int64_t>& ns, double p) {
-  if (ns.empty()) return 0.0;
-  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(ns.size())));
-  rank = std::clamp<size_t>(rank, 1, ns.size());
-  std::nth_element(ns.begin(), ns.begin() + static_cast<ptrdiff_t>(rank - 1), ns.end());
-  return static_cast<double>(ns[rank - 1]) / 1000.0;
 }
 
 void ReportLatency(benchmark::State& state, std::vector<int64_t>& ns) {

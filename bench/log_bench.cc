@@ -46,6 +46,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "storage/log_format.h"
 #include "storage/log_writer.h"
 #include "storage/status.h"
@@ -65,52 +66,6 @@ using Clock = std::chrono::steady_clock;
 // and the writer frames them exactly like any other record.
 constexpr uint16_t kBenchRecordType = lf::kFirstSkippableType + 0x42;
 constexpr uint32_t kIntervalMs = 100;
-
-// ---- Small helpers (baseline_bench.cc keeps its own copies: one file each) ----
-
-std::string BenchRoot() {
-  const char* env = std::getenv("RAZAR_BENCH_DIR");
-  return (env != nullptr && env[0] != '\0') ? env : "/tmp/razar-bench";
-}
-
-std::string FreshDir(const std::string& tag, std::string* error) {
-  static std::atomic<uint64_t> seq{0};
-  std::string path = BenchRoot() + "/" + tag + "-" + std::to_string(::getpid()) + "-" +
-                     std::to_string(seq.fetch_add(1));
-  std::error_code ec;
-  fs::remove_all(path, ec);
-  fs::create_directories(path, ec);
-  if (ec) *error = "create " + path + ": " + ec.message();
-  return path;
-}
-
-void RemoveDir(const std::string& path) {
-  std::error_code ec;
-  fs::remove_all(path, ec);  // best effort: a leftover dir only costs space
-  // Settle the journal so the next benchmark starts on a quiet disk.
-  int fd = ::open(BenchRoot().c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd >= 0) {
-    ::syncfs(fd);
-    ::close(fd);
-  }
-}
-
-void FillPattern(uint8_t* p, size_t n, uint64_t seed) {
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < n; ++i) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    p[i] = static_cast<uint8_t>(x >> 56);
-  }
-}
-
-// Nearest-rank percentile of nanosecond samples, in microseconds. Reorders.
-double PercentileUs(std::vector<int64_t>& ns, double p) {
-  if (ns.empty()) return 0.0;
-  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(ns.size())));
-  rank = std::clamp<size_t>(rank, 1, ns.size());
-  std::nth_element(ns.begin(), ns.begin() + static_cast<ptrdiff_t>(rank - 1), ns.end());
-  return static_cast<double>(ns[rank - 1]) / 1000.0;
-}
 
 // ---- The writer shared by the threads of one run ----------------------------
 

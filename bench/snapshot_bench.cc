@@ -94,6 +94,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "storage/snapshot_store.h"
 #include "storage/spine.h"
 #include "storage/state.h"
@@ -134,58 +135,7 @@ constexpr double kIdleSeconds = 2.0;
 // loudly rather than drop samples).
 constexpr double kMaxPhaseSeconds = 60.0;
 
-// ---- Small helpers (each bench file keeps its own copies) -------------------
-
-std::string BenchRoot() {
-  const char* env = std::getenv("RAZAR_BENCH_DIR");
-  return (env != nullptr && env[0] != '\0') ? env : "/tmp/razar-bench";
-}
-
-void SyncFs(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd >= 0) {
-    ::syncfs(fd);
-    ::close(fd);
-  }
-}
-
-// A fresh, empty directory for one run of one benchmark; removed by ~ScratchDir.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& tag) {
-    static std::atomic<uint64_t> seq{0};
-    path_ = BenchRoot() + "/" + tag + "-" + std::to_string(::getpid()) + "-" +
-            std::to_string(seq.fetch_add(1));
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-    fs::create_directories(path_, ec);
-    if (ec) error_ = "create " + path_ + ": " + ec.message();
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);  // best effort: a leftover dir only costs space
-    SyncFs(BenchRoot());        // the next benchmark starts on a quiet disk
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string Sub(const char* name) const { return path_ + "/" + name; }
-  const std::string& error() const { return error_; }  // empty when created
-
- private:
-  std::string path_;
-  std::string error_;
-};
-
-// Deterministic non-constant bytes: nothing on the path should compress them.
-void FillPattern(uint8_t* p, size_t n, uint64_t seed) {
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < n; ++i) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    p[i] = static_cast<uint8_t>(x >> 56);
-  }
-}
+// ---- Small helpers (shared ones are in bench_util.h) -------------------
 
 // Distinct (a bijection of i), pseudo-random session ids.
 uint64_t SessionId(uint64_t i) {
@@ -210,15 +160,6 @@ class StatePool {
 const StatePool& Pool() {
   static const StatePool pool;
   return pool;
-}
-
-// Nearest-rank percentile of nanosecond samples, in microseconds. Reorders.
-double PercentileUs(std::vector<int64_t>& ns, double p) {
-  if (ns.empty()) return 0.0;
-  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(ns.size())));
-  rank = std::clamp<size_t>(rank, 1, ns.size());
-  std::nth_element(ns.begin(), ns.begin() + static_cast<ptrdiff_t>(rank - 1), ns.end());
-  return static_cast<double>(ns[rank - 1]) / 1000.0;
 }
 
 double MaxUs(const std::vector<int64_t>& ns) {
@@ -295,7 +236,7 @@ void BM_SnapshotWrite(benchmark::State& state, SnapshotWriteMethod method) {
   ScratchDir dir("snap-write");
   if (!dir.error().empty()) return state.SkipWithError(dir.error().c_str());
   double populate_s = 0;
-  Result<std::unique_ptr<Spine>> opened = OpenPopulated(dir.Sub("spine"), method, n, &populate_s);
+  Result<std::unique_ptr<Spine>> opened = OpenPopulated(dir.File("spine"), method, n, &populate_s);
   if (!opened.ok()) {
     return state.SkipWithError(("populate: " + opened.status().ToString()).c_str());
   }
@@ -322,7 +263,7 @@ void BM_SnapshotWrite(benchmark::State& state, SnapshotWriteMethod method) {
   state.counters["written_MB_per_s"] = Rate(static_cast<double>(written_bytes) / kMB);
   state.counters["max_freeze_us"] = static_cast<double>(max_freeze_ns) / 1000.0;
   state.counters["populate_s"] = populate_s;
-  state.counters["store_MB"] = static_cast<double>(DirBytes(dir.Sub("spine/snapshots"))) / kMB;
+  state.counters["store_MB"] = static_cast<double>(DirBytes(dir.File("spine/snapshots"))) / kMB;
   CloseSpine(state, spine);
 }
 
@@ -425,7 +366,7 @@ void BM_SnapshotLoad(benchmark::State& state, bool cold) {
   const uint64_t n = static_cast<uint64_t>(state.range(0));
   ScratchDir dir("snap-load");
   if (!dir.error().empty()) return state.SkipWithError(dir.error().c_str());
-  const std::string path = dir.Sub("snapshots");
+  const std::string path = dir.File("snapshots");
   razar::Status s = WriteLoadSnapshot(path, n);
   if (!s.ok()) return state.SkipWithError(("write snapshot: " + s.ToString()).c_str());
   SyncFs(path);
@@ -487,7 +428,7 @@ void BM_BaselineRocksDb(benchmark::State& state, int64_t batch) {
   rocksdb::Options options;  // defaults, as a user would start; WAL on
   options.create_if_missing = true;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status rs = rocksdb::DB::Open(options, dir.Sub("db"), &raw);
+  rocksdb::Status rs = rocksdb::DB::Open(options, dir.File("db"), &raw);
   if (!rs.ok()) return state.SkipWithError(("rocksdb open: " + rs.ToString()).c_str());
   std::unique_ptr<rocksdb::DB> db(raw);
   rocksdb::WriteOptions wo;
@@ -614,7 +555,7 @@ void BM_SnapshotAppendPause(benchmark::State& state, SnapshotWriteMethod method)
   ScratchDir dir("snap-pause");
   if (!dir.error().empty()) return state.SkipWithError(dir.error().c_str());
   double populate_s = 0;
-  Result<std::unique_ptr<Spine>> opened = OpenPopulated(dir.Sub("spine"), method, n, &populate_s);
+  Result<std::unique_ptr<Spine>> opened = OpenPopulated(dir.File("spine"), method, n, &populate_s);
   if (!opened.ok()) {
     return state.SkipWithError(("populate: " + opened.status().ToString()).c_str());
   }
