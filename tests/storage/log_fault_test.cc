@@ -639,6 +639,17 @@ TEST(LogFaultTest, HoleInMiddleOfSegmentStopsPointInTimeWithCorruption) {
   }
 }
 
+// Records 1..n (RecordFor) in 64 KiB segments, several of them.
+void WriteMultiSegmentLog(const std::string& dir, Lsn n) {
+  auto w = LogWriter::Open(testing::SmallLogOptions(dir, Durability::kNone, 64u << 10));
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  for (Lsn l = 1; l <= n; ++l) {
+    OwnedRecord rec = RecordFor(l);
+    ASSERT_TRUE((*w)->Append(rec.type, rec.payload, rec.timestamp_ns).ok());
+  }
+  ASSERT_TRUE((*w)->Close().ok());
+}
+
 // A segment that cannot be read (here: a directory under a segment's name,
 // so that pread fails with EISDIR) is kIoError. The spec's table: a read
 // error is never taken for the end of the log — every mode but
@@ -646,15 +657,7 @@ TEST(LogFaultTest, HoleInMiddleOfSegmentStopsPointInTimeWithCorruption) {
 TEST(LogFaultTest, UnreadableSegmentIsAnIoErrorHandledPerMode) {
   RAZAR_SKIP_WITHOUT_URING();
   TempDir tmp;
-  {
-    auto w = LogWriter::Open(testing::SmallLogOptions(tmp.path(), Durability::kNone, 64u << 10));
-    ASSERT_TRUE(w.ok()) << w.status().ToString();
-    for (Lsn l = 1; l <= 600; ++l) {
-      OwnedRecord rec = RecordFor(l);
-      ASSERT_TRUE((*w)->Append(rec.type, rec.payload, rec.timestamp_ns).ok());
-    }
-    ASSERT_TRUE((*w)->Close().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMultiSegmentLog(tmp.path(), 600));
   const auto segs = testing::SegmentNames(tmp.path());
   ASSERT_GE(segs.size(), 3u);
   Lsn first1 = 0, first2 = 0;
@@ -759,15 +762,7 @@ TEST_P(WriterOnHoleTest, WriterRefusesToOpenOnAHoleThatLaterSyncedCommitsFollow)
 TEST_P(WriterOnHoleTest, WriterRefusesToOpenWhenAMiddleSegmentIsMissing) {
   RAZAR_SKIP_WITHOUT_URING();
   TempDir tmp;
-  {
-    auto w = LogWriter::Open(testing::SmallLogOptions(tmp.path(), Durability::kNone, 64u << 10));
-    ASSERT_TRUE(w.ok()) << w.status().ToString();
-    for (Lsn l = 1; l <= 600; ++l) {
-      OwnedRecord rec = RecordFor(l);
-      ASSERT_TRUE((*w)->Append(rec.type, rec.payload, rec.timestamp_ns).ok());
-    }
-    ASSERT_TRUE((*w)->Close().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteMultiSegmentLog(tmp.path(), 600));
   const auto segs = testing::SegmentNames(tmp.path());
   ASSERT_GE(segs.size(), 3u);
   ASSERT_EQ(::unlink((tmp.path() + "/" + segs[1]).c_str()), 0);
@@ -806,11 +801,7 @@ TEST(LogFaultTest, WriterAbandonsATornLastCommitBehindAHole) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModes, WriterOnHoleTest, ::testing::ValuesIn(kAllModes),
-                         [](const auto& info) {
-                           std::string n = RecoveryModeName(info.param);
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+                         testing::RecoveryModeParamName());
 
 // A torn tail (a partial record after the last good one) is what a crash
 // leaves: lenient writers open, continue at last + 1 in a new segment and

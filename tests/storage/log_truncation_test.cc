@@ -276,11 +276,7 @@ TEST_P(LogTruncationTest, TruncatedMiddleSegmentIsAHole) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModes, LogTruncationTest, ::testing::ValuesIn(kAllModes),
-                         [](const auto& info) {
-                           std::string n = RecoveryModeName(info.param);
-                           std::replace(n.begin(), n.end(), '-', '_');
-                           return n;
-                         });
+                         testing::RecoveryModeParamName());
 
 // After a cut through the last record a writer opens (the torn tail is
 // tolerated), continues at the first lost LSN in a new segment, and the old

@@ -396,6 +396,16 @@ class RecordStream {
 // ---------------------------------------------------------------------------
 // Writer helpers.
 
+// Test-name suffix for a TEST_P over recovery modes: "point_in_time".
+struct RecoveryModeParamName {
+  template <typename Info>
+  std::string operator()(const Info& info) const {
+    std::string n = RecoveryModeName(info.param);
+    std::replace(n.begin(), n.end(), '-', '_');
+    return n;
+  }
+};
+
 inline LogWriterOptions SmallLogOptions(const std::string& dir, Durability d = Durability::kNone,
                                         uint64_t segment_bytes = 64u << 10) {
   LogWriterOptions o;
