@@ -106,7 +106,9 @@ struct DecodedRecord {
   const fb::Record* record = nullptr;
 };
 
-// Verifies and decodes. Errors: Corruption (fails verification, bad layer
+// Verifies and decodes. FlatBuffers reads offsets as aligned words: pass
+// 8-aligned payload bytes (log records and FlatBufferBuilder output are).
+// Errors: Corruption (fails verification, bad layer
 // or state enum, wrong beat size), NotSupported (a frame type or union
 // member this build does not know).
 Result<DecodedRecord> DecodeRecord(uint16_t type, std::span<const uint8_t> payload);

@@ -82,12 +82,21 @@ std::string SealValue(const std::string& key, const flatbuffers::FlatBufferBuild
 }
 
 // Checks a sealed value; on success points *fb at the FlatBuffer bytes.
+// Checks a sealed value; on success points *fb at the FlatBuffer bytes.
+// RocksDB hands out values at any address, and FlatBuffers reads its
+// offsets as aligned words: a misaligned value is copied into `scratch`
+// (8-aligned heap memory) first. *fb stays valid until `scratch` changes.
 template <typename T>
-bool OpenValue(const rocksdb::Slice& key, const rocksdb::Slice& value, const uint8_t** fb,
-               size_t* n, uint64_t* checksum) {
+bool OpenValue(const rocksdb::Slice& key, const rocksdb::Slice& value,
+               std::vector<uint64_t>* scratch, const uint8_t** fb, size_t* n, uint64_t* checksum) {
   if (value.size() < 8) return false;
   *n = value.size() - 8;
   *fb = reinterpret_cast<const uint8_t*>(value.data());
+  if (reinterpret_cast<uintptr_t>(*fb) % alignof(uint64_t) != 0) {
+    scratch->resize((*n + 7) / 8);
+    std::memcpy(scratch->data(), value.data(), *n);
+    *fb = reinterpret_cast<const uint8_t*>(scratch->data());
+  }
   uint64_t stored;
   std::memcpy(&stored, value.data() + *n, 8);
   if (stored != ValueChecksum(std::string_view(key.data(), key.size()), *fb, *n)) return false;
@@ -377,6 +386,7 @@ Status SnapshotStore::Publish(const SnapshotManifest& m) {
 Result<std::vector<SnapshotManifest>> SnapshotStore::List(Layer layer,
                                                           std::vector<std::string>* damaged) {
   std::vector<SnapshotManifest> out;
+  std::vector<uint64_t> scratch;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[1]));
   const std::string prefix(1, static_cast<char>(layer));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -384,7 +394,7 @@ Result<std::vector<SnapshotManifest>> SnapshotStore::List(Layer layer,
     size_t n;
     uint64_t sum;
     const uint64_t id = it->key().size() == 9 ? GetBE64(it->key().data() + 1) : 0;
-    if (!OpenValue<fb::SnapshotManifest>(it->key(), it->value(), &p, &n, &sum)) {
+    if (!OpenValue<fb::SnapshotManifest>(it->key(), it->value(), &scratch, &p, &n, &sum)) {
       if (damaged != nullptr)
         damaged->push_back(std::string("manifest entry of ") + LayerName(layer) + " snapshot " +
                            std::to_string(id) + " fails its checksum or verification");
@@ -423,6 +433,7 @@ Status SnapshotStore::Load(const SnapshotManifest& m, LayerState* out) {
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(m.layer)));
   uint64_t sessions = 0, events = 0, components = 0, bytes = 0, sum = 0;
+  std::vector<uint64_t> scratch;
   const std::string what =
       std::string(LayerName(m.layer)) + " snapshot " + std::to_string(m.snapshot_id);
   for (it->Seek(begin); it->Valid(); it->Next()) {
@@ -437,7 +448,7 @@ Status SnapshotStore::Load(const SnapshotManifest& m, LayerState* out) {
     bool ok = false;
     bytes += it->value().size();
     if (kind == kKindSession && shard < kShardCount &&
-        (ok = OpenValue<fb::SessionSnap>(k, it->value(), &p, &n, &c))) {
+        (ok = OpenValue<fb::SessionSnap>(k, it->value(), &scratch, &p, &n, &c))) {
       const auto* f = flatbuffers::GetRoot<fb::SessionSnap>(p);
       auto s = std::make_shared<Session>();
       s->session_id = f->session_id();
@@ -455,7 +466,7 @@ Status SnapshotStore::Load(const SnapshotManifest& m, LayerState* out) {
       out->shards[shard].sessions[id] = std::move(s);
       ++sessions;
     } else if (kind == kKindEvent && shard < kShardCount &&
-               (ok = OpenValue<fb::EventSnap>(k, it->value(), &p, &n, &c))) {
+               (ok = OpenValue<fb::EventSnap>(k, it->value(), &scratch, &p, &n, &c))) {
       const auto* f = flatbuffers::GetRoot<fb::EventSnap>(p);
       auto e = std::make_shared<PendingEvent>();
       e->event_id = f->event_id();
@@ -467,7 +478,7 @@ Status SnapshotStore::Load(const SnapshotManifest& m, LayerState* out) {
       out->shards[shard].events[id] = std::move(e);
       ++events;
     } else if (kind == kKindComponent && shard == kLayerShard &&
-               (ok = OpenValue<fb::ComponentSnap>(k, it->value(), &p, &n, &c))) {
+               (ok = OpenValue<fb::ComponentSnap>(k, it->value(), &scratch, &p, &n, &c))) {
       const auto* f = flatbuffers::GetRoot<fb::ComponentSnap>(p);
       Component& comp = out->components[static_cast<uint32_t>(id)];
       comp.component_id = f->component_id();
@@ -483,7 +494,7 @@ Status SnapshotStore::Load(const SnapshotManifest& m, LayerState* out) {
            static_cast<int>(comp.state) <= static_cast<int>(fb::ComponentState::MAX);
       ++components;
     } else if (kind == kKindMeta && shard == kLayerShard &&
-               (ok = OpenValue<fb::LayerMetaSnap>(k, it->value(), &p, &n, &c))) {
+               (ok = OpenValue<fb::LayerMetaSnap>(k, it->value(), &scratch, &p, &n, &c))) {
       const auto* f = flatbuffers::GetRoot<fb::LayerMetaSnap>(p);
       out->meta.down = f->down();
       out->meta.reason = Str(f->reason());
