@@ -345,11 +345,7 @@ TEST_P(SpineMethodTest, ConcurrentAppendsDuringSnapshotAllReopenEqual) {
   EXPECT_TRUE(MatchesModel(live, model));
   // One more round of appends after the last snapshot.
   OpGen tail(7, 9ull << 40, 50);
-  for (int i = 0; i < 100; ++i) {
-    Op op = tail.Next();
-    auto lsn = testing::RunOp(spine, enc, op);
-    ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
-  }
+  ASSERT_NO_FATAL_FAILURE(testing::RunOps(spine, enc, tail, 100));
   live = spine->CopyState();
   ASSERT_TRUE(spine->Close().ok());
   sp->reset();
@@ -376,12 +372,7 @@ TEST_P(SpineMethodTest, CorruptedNewestSnapshotFallsBackToTheOlderOne) {
   Spine* spine = sp->get();
   OpGen gen(4242, 0, 300, 24, /*allow_append=*/false);
   RecordEncoder enc;
-  auto run = [&](int n) {
-    for (int i = 0; i < n; ++i) {
-      auto lsn = testing::RunOp(spine, enc, gen.Next());
-      ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
-    }
-  };
+  auto run = [&](int n) { testing::RunOps(spine, enc, gen, n); };
   ASSERT_NO_FATAL_FAILURE(run(800));
   auto first = spine->SnapshotAll();
   ASSERT_TRUE(first.ok()) << first.status().ToString();
@@ -434,11 +425,7 @@ TEST_P(SpineMethodTest, CorruptedOnlySnapshotWithoutTheLogBeforeItFailsNamingThe
   Spine* spine = sp->get();
   OpGen gen(99, 0, 300, 24, /*allow_append=*/false);
   RecordEncoder enc;
-  for (int i = 0; i < 2500; ++i) {
-    Op op = gen.Next();
-    auto lsn = testing::RunOp(spine, enc, op);
-    ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
-  }
+  ASSERT_NO_FATAL_FAILURE(testing::RunOps(spine, enc, gen, 2500));
   // Every layer must have records, so every layer's snapshot covers LSNs.
   State live = spine->CopyState();
   for (Layer l : kAllLayers) ASSERT_GT(live.layer(l).applied_lsn, 0u) << LayerName(l);
@@ -577,11 +564,7 @@ TEST_P(SpineMethodTest, RetentionKeepsNewestSnapshotsAndDeletesCoveredSegments) 
   std::array<std::vector<uint64_t>, kLayerCount> ids;
   for (int round = 0; round < 5; ++round) {
     Lsn last = 0;
-    for (int i = 0; i < 700; ++i) {
-      auto lsn = testing::RunOp(spine, enc, gen.Next());
-      ASSERT_TRUE(lsn.ok()) << lsn.status().ToString();
-      last = *lsn;
-    }
+    ASSERT_NO_FATAL_FAILURE(testing::RunOps(spine, enc, gen, 700, &last));
     ASSERT_TRUE(spine->WaitDurable(last).ok());
     auto reps = spine->SnapshotAll();
     ASSERT_TRUE(reps.ok()) << "round " << round << ": " << reps.status().ToString();
@@ -755,7 +738,7 @@ TEST_P(SpineMethodTest, SchedulerSnapshotsEveryLayerAndStopsPromptlyOnClose) {
   Spine* spine = sp->get();
   OpGen gen(31, 0, 100, 24, false);
   RecordEncoder enc;
-  for (int i = 0; i < 300; ++i) ASSERT_TRUE(testing::RunOp(spine, enc, gen.Next()).ok());
+  ASSERT_NO_FATAL_FAILURE(testing::RunOps(spine, enc, gen, 300));
   const auto deadline = Clock::now() + std::chrono::seconds(5);
   bool all = false;
   while (!all && Clock::now() < deadline) {
@@ -764,7 +747,7 @@ TEST_P(SpineMethodTest, SchedulerSnapshotsEveryLayerAndStopsPromptlyOnClose) {
     for (Layer l : kAllLayers) all &= NewestId(spine->store(), l) != 0;
   }
   EXPECT_TRUE(all) << "no automatic snapshot of every layer within 5 s at a 1 s interval";
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(testing::RunOp(spine, enc, gen.Next()).ok());
+  ASSERT_NO_FATAL_FAILURE(testing::RunOps(spine, enc, gen, 100));
   State live = spine->CopyState();
   const auto t0 = Clock::now();
   ASSERT_TRUE(spine->Close().ok());

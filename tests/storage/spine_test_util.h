@@ -667,6 +667,16 @@ inline Result<Lsn> RunOp(Spine* spine, RecordEncoder& enc, const Op& op) {
   return Status::InvalidArgument("unknown op");
 }
 
+// Runs `n` ops of `gen`, failing the test at the first error; *last gets
+// the LSN of the last one.
+inline void RunOps(Spine* spine, RecordEncoder& enc, OpGen& gen, int n, Lsn* last = nullptr) {
+  for (int i = 0; i < n; ++i) {
+    Result<Lsn> lsn = RunOp(spine, enc, gen.Next());
+    ASSERT_TRUE(lsn.ok()) << "op #" << i << ": " << lsn.status().ToString();
+    if (last != nullptr) *last = *lsn;
+  }
+}
+
 // Applies an op to a model State at `lsn` with timestamp 0.
 inline void ApplyOp(State* model, RecordEncoder& enc, const Op& op, Lsn lsn) {
   std::vector<KeyValueArg> scratch;
