@@ -19,6 +19,8 @@ PACKAGES=(
   libyaml-cpp-dev
   libcurl4-openssl-dev
   python3
+  prometheus
+  prometheus-cpp-dev
 )
 
 missing=()

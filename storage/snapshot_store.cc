@@ -1,6 +1,7 @@
 #include "storage/snapshot_store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/write_batch.h>
@@ -300,6 +301,16 @@ void SnapshotStore::MaybeCrash(SnapshotCrashPoint p) const {
   }
 }
 
+namespace {
+
+class NullLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
+
+}  // namespace
+
 Result<std::unique_ptr<SnapshotStore>> SnapshotStore::Open(const SnapshotStoreOptions& options) {
   if (options.path.empty()) return Status::InvalidArgument("snapshot store path not set");
   std::unique_ptr<SnapshotStore> s(new SnapshotStore(options));
@@ -311,7 +322,16 @@ Result<std::unique_ptr<SnapshotStore>> SnapshotStore::Open(const SnapshotStoreOp
   rocksdb::DBOptions dbo;
   rocksdb::Status rs;
   if (options.read_only) {
-    rs = rocksdb::DB::OpenForReadOnly(dbo, options.path, cfds, &s->handles_, &s->db_);
+    // A read-only open would still create an info LOG in the directory:
+    // evidence must not change, so the log goes nowhere.
+    dbo.info_log = std::make_shared<NullLogger>();
+    if (options.secondary_path.empty()) {
+      rs = rocksdb::DB::OpenForReadOnly(dbo, options.path, cfds, &s->handles_, &s->db_);
+    } else {
+      dbo.max_open_files = -1;  // required by secondaries; files stay open if deleted
+      rs = rocksdb::DB::OpenAsSecondary(dbo, options.path, options.secondary_path, cfds,
+                                        &s->handles_, &s->db_);
+    }
   } else {
     dbo.create_if_missing = true;
     dbo.create_missing_column_families = true;

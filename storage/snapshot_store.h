@@ -47,7 +47,13 @@ struct SnapshotManifest {
 
 struct SnapshotStoreOptions {
   std::string path;        // RocksDB directory; created unless read_only
-  bool read_only = false;  // open with OpenForReadOnly: never writes
+  bool read_only = false;  // never writes to `path` (see secondary_path)
+  // read_only only. Empty: RocksDB OpenForReadOnly (a still image; fine
+  // for a spine no one writes). Set: OpenAsSecondary with its own files in
+  // this directory, so the store stays readable while a live spine
+  // compacts and deletes files under it. Either way RocksDB's info log is
+  // discarded: nothing is created in `path`.
+  std::string secondary_path;
   // Default: kSstIngest (see docs/benchmarks.md for the measurement).
   SnapshotWriteMethod method = SnapshotWriteMethod::kSstIngest;
 };

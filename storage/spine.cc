@@ -19,11 +19,15 @@ std::string IdentityText() {
   return j.dump() + "\n";
 }
 
-// Creates the identity file atomically (temp, fsync, rename, dir fsync), or
-// checks the existing one.
-Status EnsureIdentity(Env* env, const std::string& dir) {
+}  // namespace
+
+Status CheckSpineIdentity(Env* env, const std::string& dir) {
   const std::string path = JoinPath(dir, kIdentityFile);
-  if (env->Exists(path)) {
+  if (!env->Exists(dir)) return Status::NotFound("no such directory: " + dir);
+  if (!env->Exists(path)) {
+    return Status::NotFound(dir + " is not a RAZAR spine (no " + kIdentityFile + " file)");
+  }
+  {
     RAZAR_ASSIGN_OR_RETURN(int fd, env->Open(path, O_RDONLY));
     ScopedFd guard(env, fd);
     std::string text(4096, '\0');
@@ -44,8 +48,17 @@ Status EnsureIdentity(Env* env, const std::string& dir) {
       return Status::NotSupported(path + ": shard count differs from this build's " +
                                   std::to_string(kShardCount));
     }
-    return Status::Ok();
   }
+  return Status::Ok();
+}
+
+namespace {
+
+// Creates the identity file atomically (temp, fsync, rename, dir fsync), or
+// checks the existing one.
+Status EnsureIdentity(Env* env, const std::string& dir) {
+  const std::string path = JoinPath(dir, kIdentityFile);
+  if (env->Exists(path)) return CheckSpineIdentity(env, dir);
   const std::string tmp = path + ".tmp";
   const std::string text = IdentityText();
   {

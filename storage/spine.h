@@ -57,6 +57,11 @@ struct RecoveryReport {
   double seconds = 0;
 };
 
+// Checks that `dir` holds a spine this build reads: NotFound (no such
+// directory, or no SPINE identity file), InvalidArgument (not a spine
+// identity), NotSupported (another format version or shard count).
+Status CheckSpineIdentity(Env* env, const std::string& dir);
+
 class Spine {
  public:
   static Result<std::unique_ptr<Spine>> Open(const SpineOptions& options);

@@ -76,6 +76,12 @@ void State::Apply(Lsn lsn, int64_t unix_ns, const DecodedRecord& rec) {
   const Route route = RouteOf(rec);
   LayerState& ls = layer(route.layer);
   if (lsn > ls.applied_lsn) ls.applied_lsn = lsn;
+  ApplyRouted(route, lsn, unix_ns, rec, &ls, &orphans_);
+}
+
+void State::ApplyRouted(const Route& route, Lsn lsn, int64_t unix_ns, const DecodedRecord& rec,
+                        LayerState* layer_state, uint64_t* orphans) {
+  LayerState& ls = *layer_state;
   if (rec.kind == RecordKind::kBeat) {
     Component& c = ls.components[rec.beat.component_id()];
     c.component_id = rec.beat.component_id();
@@ -105,7 +111,7 @@ void State::Apply(Lsn lsn, int64_t unix_ns, const DecodedRecord& rec) {
       const auto* b = r.body_as_SessionUpdate();
       auto it = shard->sessions.find(b->session_id());
       if (it == shard->sessions.end()) {
-        ++orphans_;
+        ++*orphans;
         break;
       }
       auto s = std::make_shared<Session>(*it->second);  // values are immutable: copy on write
@@ -117,7 +123,7 @@ void State::Apply(Lsn lsn, int64_t unix_ns, const DecodedRecord& rec) {
       break;
     }
     case RecordKind::kSessionClose: {
-      if (shard->sessions.erase(r.body_as_SessionClose()->session_id()) == 0) ++orphans_;
+      if (shard->sessions.erase(r.body_as_SessionClose()->session_id()) == 0) ++*orphans;
       break;
     }
     case RecordKind::kEventPending: {
@@ -132,7 +138,7 @@ void State::Apply(Lsn lsn, int64_t unix_ns, const DecodedRecord& rec) {
       break;
     }
     case RecordKind::kEventDone: {
-      if (shard->events.erase(r.body_as_EventDone()->event_id()) == 0) ++orphans_;
+      if (shard->events.erase(r.body_as_EventDone()->event_id()) == 0) ++*orphans;
       break;
     }
     case RecordKind::kComponentStatus: {

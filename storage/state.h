@@ -119,6 +119,14 @@ class State {
   void Apply(Lsn lsn, int64_t unix_ns, const DecodedRecord& rec);
   // Decodes (verifying) and applies a log record.
   Status Apply(const RecordView& rec);
+  // The body of Apply: changes only the record's own slot — shard
+  // `route.shard` of `*layer_state` (its components and meta for the layer
+  // shard) — and counts an orphan in *orphans; leaves applied_lsn alone.
+  // This is what lets parallel replay give each thread its own slots.
+  // REQUIRES: route == RouteOf(rec), layer_state is that layer's state.
+  static void ApplyRouted(const Route& route, Lsn lsn, int64_t unix_ns, const DecodedRecord& rec,
+                          LayerState* layer_state, uint64_t* orphans);
+  void AddOrphans(uint64_t n) { orphans_ += n; }
 
   LayerState& layer(Layer l) { return layers_[static_cast<int>(l)]; }
   const LayerState& layer(Layer l) const { return layers_[static_cast<int>(l)]; }

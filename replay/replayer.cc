@@ -1,0 +1,2 @@
+// Replay engine (filled in by issue 4).
+namespace razar::replay {}
