@@ -1,2 +1,0 @@
-// Replay engine (filled in by issue 4).
-namespace razar::replay {}
