@@ -7,7 +7,8 @@
 #                          bench/results/<date>.json; every other suite in
 #                          razar_bench once, to bench/results/<date>-other.json;
 #                          then regenerates docs/benchmarks.md with
-#                          bench/report.py
+#                          bench/report.py, and docs/img/replay_scaling.png
+#                          with bench/plot.py
 #   bench/run.sh --quick   smoke run of the log suite (under a minute, short
 #                          min_time): JSON to bench/results/quick-<date>.json,
 #                          report printed only, docs/benchmarks.md left alone
@@ -99,5 +100,9 @@ if [ "$quick" -eq 1 ]; then
   python3 bench/report.py "${outs[@]}"
 else
   python3 bench/report.py "${outs[@]}" --out docs/benchmarks.md
+  # The replay scaling plot docs/benchmarks.md shows (when replay ran).
+  if grep -q '"BM_ReplayParallel' "${outs[@]}"; then
+    python3 bench/plot.py "${outs[@]}" --out docs/img/replay_scaling.png
+  fi
 fi
 echo "run.sh: results in ${outs[*]}"

@@ -157,7 +157,8 @@ class ProgressTicker {
     Progress p;
     p.records = records;
     p.bytes = bytes;
-    p.total_bytes = std::max(total_, bytes);
+    // At the end the total is what there was to read (segments are preallocated).
+    p.total_bytes = done ? bytes : std::max(total_, bytes);
     p.seconds = std::chrono::duration<double>(now - t0_).count();
     p.done = done;
     fn_(p);
@@ -547,7 +548,28 @@ Status ReplayLogParallel(const LogReplayOptions& options, const Cuts& cuts, Stat
   return st;
 }
 
+storage::LogReplayFn ParallelLogReplayer(uint32_t threads) {
+  return [threads](const storage::LogReplayJob& job) -> Result<storage::LogReplayOutcome> {
+    LogReplayOptions o;
+    o.env = job.env;
+    o.log_dir = job.log_dir;
+    o.threads = threads;
+    o.snapshot_ids = job.snapshot_ids;
+    LogReplayStats stats;
+    RAZAR_RETURN_IF_ERROR(ReplayLogParallel(o, *job.cuts, job.state, &stats));
+    storage::LogReplayOutcome out;
+    out.replayed = stats.records_applied;
+    out.skipped = stats.records_skipped;
+    out.log = std::move(stats.log);
+    return out;
+  };
+}
+
 // --- Snapshots ---
+
+// Catch-ups with a live writer before a snapshot that fails to load is
+// judged damaged (a secondary can lag the primary; see SnapshotStore::CatchUp).
+constexpr int kMaxCatchUps = 5;
 
 Result<SnapshotLoad> LoadSnapshots(storage::SnapshotStore* store, const Target& target,
                                    uint32_t threads, State* state) {
@@ -566,7 +588,9 @@ Result<SnapshotLoad> LoadSnapshots(storage::SnapshotStore* store, const Target& 
         continue;
       }
       problems[li] = std::move(damaged);
-      for (const storage::SnapshotManifest& m : *list) {
+      int catch_ups = 0;
+      for (size_t i = 0; i < list->size(); ++i) {
+        const storage::SnapshotManifest m = (*list)[i];
         if (target.kind == Target::Kind::kLsn && m.max_lsn() > target.lsn) continue;
         if (target.kind == Target::Kind::kTime && m.created_unix_ns > target.unix_ns) continue;
         Status st = store->Load(m, &state->layer(layer));
@@ -577,6 +601,19 @@ Result<SnapshotLoad> LoadSnapshots(storage::SnapshotStore* store, const Target& 
           break;
         }
         state->layer(layer) = LayerState();
+        if (catch_ups < kMaxCatchUps) {
+          // On a live spine the failure may be this reader's lag (or the
+          // snapshot's deletion by retention): catch up, then look again.
+          if (catch_ups++ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          if (store->CatchUp().ok()) {
+            Result<std::vector<storage::SnapshotManifest>> again = store->List(layer);
+            if (again.ok()) {
+              *list = std::move(*again);
+              i = static_cast<size_t>(-1);  // restart from the newest
+              continue;
+            }
+          }
+        }
         problems[li].push_back(st.ToString() + "; falling back to an older snapshot");
       }
     }

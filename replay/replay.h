@@ -29,6 +29,7 @@
 #include "storage/env.h"
 #include "storage/log_reader.h"
 #include "storage/snapshot_store.h"
+#include "storage/spine.h"
 #include "storage/state.h"
 #include "storage/status.h"
 
@@ -159,6 +160,10 @@ struct Rebuilt {
 // rebuilds a prefix). Errors: NotFound (no such directory / not a spine),
 // and those of LoadSnapshots and the replayers.
 Result<Rebuilt> Rebuild(const RebuildOptions& options);
+
+// The parallel replayer as the spine's recovery hook
+// (SpineOptions::log_replayer), with `threads` threads (0: hardware).
+storage::LogReplayFn ParallelLogReplayer(uint32_t threads = 0);
 
 // True if `dir` looks like a spine (SPINE identity file, log/ directory).
 Status CheckSpineDir(const std::string& dir);

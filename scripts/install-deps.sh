@@ -21,6 +21,7 @@ PACKAGES=(
   python3
   prometheus
   prometheus-cpp-dev
+  python3-matplotlib
 )
 
 missing=()

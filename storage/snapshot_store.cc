@@ -374,6 +374,11 @@ Result<std::unique_ptr<SnapshotStore>> SnapshotStore::Open(const SnapshotStoreOp
 
 uint64_t SnapshotStore::NextId() { return next_id_++; }
 
+Status SnapshotStore::CatchUp() {
+  if (!options_.read_only || options_.secondary_path.empty()) return Status::Ok();
+  return FromRocks(db_->TryCatchUpWithPrimary(), "catch up with the live snapshot store");
+}
+
 Result<std::unique_ptr<SnapshotStore::Builder>> SnapshotStore::Begin(Layer layer) {
   if (options_.read_only) return Status::NotSupported("snapshot store opened read-only");
   const uint64_t id = NextId();

@@ -108,6 +108,12 @@ class SnapshotStore {
   // Deletes entries of snapshot ids that no manifest entry names (left by
   // a crash before publishing). Returns how many ids were removed.
   Result<uint64_t> DeleteUnpublished();
+  // A secondary (read_only with secondary_path) only: catches up with what
+  // the live primary wrote since the open. A secondary reads RocksDB's
+  // MANIFEST before its WAL, so it can see a just-published manifest entry
+  // (WAL) without the entries ingested just before it (MANIFEST): after a
+  // Load that fails, catch up and look again. A no-op otherwise.
+  Status CatchUp();
   // The next unused snapshot id.
   uint64_t NextId();
 

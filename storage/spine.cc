@@ -132,6 +132,19 @@ Status Spine::Recover() {
     }
   }
 
+  if (options_.log_replayer) {
+    LogReplayJob job;
+    job.env = env_;
+    job.log_dir = JoinPath(options_.dir, "log");
+    job.cuts = &cut;
+    job.snapshot_ids = recovery_.snapshot_ids;
+    job.state = &state_;
+    RAZAR_ASSIGN_OR_RETURN(LogReplayOutcome o, options_.log_replayer(job));
+    recovery_.records_replayed = o.replayed;
+    recovery_.records_skipped = o.skipped;
+    recovery_.log = std::move(o.log);
+    return FinishRecovery(t0);
+  }
   LogReaderOptions ro;
   ro.env = env_;
   ro.dir = JoinPath(options_.dir, "log");
@@ -170,6 +183,10 @@ Status Spine::Recover() {
     ++recovery_.records_replayed;
   }
   recovery_.log = reader->report();
+  return FinishRecovery(t0);
+}
+
+Status Spine::FinishRecovery(std::chrono::steady_clock::time_point t0) {
   // The session and event indexes of the typed calls.
   for (int li = 0; li < kLayerCount; ++li) {
     for (const Shard& sh : state_.layer(static_cast<Layer>(li)).shards) {

@@ -14,7 +14,9 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +29,24 @@
 
 namespace razar::storage {
 
+// The log half of recovery, replaceable: apply to `state` every log record
+// above its (layer, shard) cut. Spine::Open calls it after loading the
+// snapshots. storage/ cannot depend on replay/, so the parallel replayer
+// comes in from outside (replay::ParallelLogReplayer).
+struct LogReplayJob {
+  Env* env = nullptr;
+  std::string log_dir;
+  const std::array<std::array<Lsn, kShardSlots>, kLayerCount>* cuts = nullptr;
+  std::array<uint64_t, kLayerCount> snapshot_ids{};  // 0: none; for error messages
+  State* state = nullptr;
+};
+struct LogReplayOutcome {
+  uint64_t replayed = 0;  // records applied
+  uint64_t skipped = 0;   // records already in a snapshot
+  ReadReport log;
+};
+using LogReplayFn = std::function<Result<LogReplayOutcome>(const LogReplayJob&)>;
+
 struct SpineOptions {
   Env* env = nullptr;  // default Env::Default(); borrowed
   std::string dir;     // spine directory; created if missing. Required.
@@ -38,6 +58,9 @@ struct SpineOptions {
   uint32_t snapshot_interval_s = 60;
   // Snapshots kept per layer. Default 5; at least 1.
   uint32_t retain_snapshots = 5;
+  // How Open() replays the log after the snapshots. Default (empty): one
+  // thread, record by record, here. razar passes the parallel replayer.
+  LogReplayFn log_replayer;
 };
 
 struct SnapshotReport {
@@ -101,6 +124,7 @@ class Spine {
  private:
   explicit Spine(const SpineOptions& options);
   Status Recover();
+  Status FinishRecovery(std::chrono::steady_clock::time_point t0);
   Result<Lsn> AppendLocked(Layer layer, const RecordEncoder::Encoded& e);
   Status ApplyRetention(Layer layer);
   Status DeleteCoveredSegments();

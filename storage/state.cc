@@ -79,6 +79,11 @@ void State::Apply(Lsn lsn, int64_t unix_ns, const DecodedRecord& rec) {
   ApplyRouted(route, lsn, unix_ns, rec, &ls, &orphans_);
 }
 
+// kSessionUpdate copies a Session field by field: a new field must be
+// copied there too (this fires when the struct changes).
+static_assert(sizeof(Session) == 8 + 8 + 32 + 24 + 48 + 32,
+              "Session changed: update the copy in State::ApplyRouted (kSessionUpdate)");
+
 void State::ApplyRouted(const Route& route, Lsn lsn, int64_t unix_ns, const DecodedRecord& rec,
                         LayerState* layer_state, uint64_t* orphans) {
   LayerState& ls = *layer_state;
@@ -114,8 +119,18 @@ void State::ApplyRouted(const Route& route, Lsn lsn, int64_t unix_ns, const Deco
         ++*orphans;
         break;
       }
-      auto s = std::make_shared<Session>(*it->second);  // values are immutable: copy on write
-      if (b->state() != nullptr) s->state = Bytes(b->state());
+      // Values are immutable: copy on write, but never copy the state bytes
+      // the update replaces.
+      const Session& old = *it->second;
+      auto s = std::make_shared<Session>();
+      s->session_id = old.session_id;
+      s->layer = old.layer;
+      s->component_id = old.component_id;
+      s->component = old.component;
+      s->state = b->state() != nullptr ? Bytes(b->state()) : old.state;
+      s->kv = old.kv;
+      s->opened_lsn = old.opened_lsn;
+      s->opened_unix_ns = old.opened_unix_ns;
       ApplyKv(b->kv(), &s->kv);
       s->updated_lsn = lsn;
       s->updated_unix_ns = unix_ns;
