@@ -1,0 +1,8 @@
+// razar: the recovery core's command (docs/operations.md).
+#include <iostream>
+
+#include "orchestrator/razar_cli.h"
+
+int main(int argc, char** argv) {
+  return razar::orchestrator::RazarMain(argc, argv, std::cout, std::cerr);
+}
