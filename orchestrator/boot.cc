@@ -115,6 +115,13 @@ Status Supervisor::Init() {
     log_->Append("state_unreadable", "", "ignored", {{"detail", prev.status().ToString()}})
         .IgnoreError();
   }
+  // Until adoption has run, the state file keeps naming the previous
+  // RAZAR's processes: a crash in between must not lose them.
+  if (previous_) {
+    for (const ComponentRuntime& c : previous_->components) {
+      if (ComponentRuntime* r = state_.Find(c.name)) *r = c;
+    }
+  }
   state_.boot_started_unix_ms = clock_->UnixNanos() / 1'000'000;
   state_.razar_pid = getpid();
   return Status::Ok();
@@ -211,10 +218,16 @@ Status Supervisor::Boot() {
     }
   }
   if (options_.adopt) AdoptLeftovers();
-  for (size_t st = 0; st < plan_.stages.size() && !stop_.raised(); ++st) {
+  ForgetUnadopted();
+  size_t st = 0;
+  for (; st < plan_.stages.size() && !stop_.raised(); ++st) {
     if (options_.metrics != nullptr)
       options_.metrics->SetBootStage(static_cast<int64_t>(st) + 1);  // 1-based
     BootStage(st);
+  }
+  // Stages + 1: boot is done (metrics.h).
+  if (!stop_.raised() && options_.metrics != nullptr) {
+    options_.metrics->SetBootStage(static_cast<int64_t>(plan_.stages.size()) + 1);
   }
   log_->Append("boot_finished", "", Healthy() ? "healthy" : "degraded", StatusJson()).IgnoreError();
   return Status::Ok();
@@ -262,6 +275,19 @@ void Supervisor::AdoptLeftovers() {
       u.proc.reset();
     }
   }
+}
+
+// After adoption every leftover is either adopted or known gone (stopped,
+// or not the same process): the rest start this boot from scratch.
+void Supervisor::ForgetUnadopted() {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& up : units_) {
+    if (up->adopted || up->status == ComponentStatus::kQuarantined) continue;
+    ComponentRuntime& r = state_.Upsert(up->spec.name);
+    r = ComponentRuntime();
+    r.name = up->spec.name;
+  }
+  SaveStateLocked();
 }
 
 void Supervisor::BootStage(size_t stage) {
@@ -342,6 +368,9 @@ bool Supervisor::LaunchOnce(Unit& u) {
   so.log_dir = options_.paths.component_logs_dir();
   if (u.spec.probe.kind == ProbeKind::kNotify) {
     const std::string path = options_.paths.logs_dir() + "/notify/" + u.spec.name + ".sock";
+    // The old socket unlinks its path when destroyed: drop it before
+    // binding the new one there (a relaunch must not lose its socket).
+    u.notify.reset();
     std::error_code ec;
     std::filesystem::remove(path, ec);
     Result<std::unique_ptr<NotifySocket>> ns = NotifySocket::Bind(path, clock_);
@@ -411,28 +440,33 @@ bool Supervisor::StartWithRetries(Unit& u) {
       if (stop_.raised()) return false;
       continue;
     }
-    // Local retries exhausted: the handover hook, once, then quarantine.
-    std::string last_error;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      last_error = u.last_error;
-    }
-    if (!u.handed_over) {
-      u.handed_over = true;
-      FailureContext ctx{u.spec.name, u.attempts, last_error, u.proc ? u.proc->log_path() : ""};
-      Result<bool> again = handover_->Handover(u.spec, ctx);
-      log_->Append("handover", u.spec.name, again.ok() && *again ? "retrying" : "declined",
-                   {{"detail", again.ok() ? std::string() : again.status().ToString()}})
-          .IgnoreError();
-      if (again.ok() && *again) {
-        u.backoff->Reset();
-        continue;
-      }
-    }
-    Quarantine(
-        u, "local retries exhausted (" + std::to_string(u.attempts) + " attempts): " + last_error);
-    return false;
+    if (!HandOverOrQuarantine(u)) return false;
   }
+}
+
+// Local retries are exhausted: the handover hook (once per component),
+// then quarantine. True if the hook granted another round of attempts.
+bool Supervisor::HandOverOrQuarantine(Unit& u) {
+  std::string last_error;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    last_error = u.last_error;
+  }
+  if (!u.handed_over) {
+    u.handed_over = true;
+    FailureContext ctx{u.spec.name, u.attempts, last_error, u.proc ? u.proc->log_path() : ""};
+    Result<bool> again = handover_->Handover(u.spec, ctx);
+    log_->Append("handover", u.spec.name, again.ok() && *again ? "retrying" : "declined",
+                 {{"detail", again.ok() ? std::string() : again.status().ToString()}})
+        .IgnoreError();
+    if (again.ok() && *again) {
+      u.backoff->Reset();
+      return true;
+    }
+  }
+  Quarantine(
+      u, "local retries exhausted (" + std::to_string(u.attempts) + " attempts): " + last_error);
+  return false;
 }
 
 void Supervisor::Quarantine(Unit& u, const std::string& reason) {
@@ -508,8 +542,8 @@ void Supervisor::Restart(Unit& u, const std::string& why) {
     if (!d.give_up) {
       clock_->SleepForMs(static_cast<int64_t>(d.delay_ms), &stop_);
       if (!stop_.raised()) StartWithRetries(u);
-    } else if (!stop_.raised()) {
-      // The budget was spent by earlier failures: straight to handover.
+    } else if (!stop_.raised() && HandOverOrQuarantine(u)) {
+      // The budget was spent by earlier failures; the hook granted a round.
       StartWithRetries(u);
     }
     u.restarting = false;

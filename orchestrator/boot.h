@@ -113,6 +113,8 @@ class Supervisor {
   explicit Supervisor(SupervisorOptions options);
   Status Init();
   void AdoptLeftovers();
+  void ForgetUnadopted();
+  bool HandOverOrQuarantine(Unit& u);
   void BootStage(size_t stage);
   // Start with retries / backoff / handover / quarantine; true if healthy.
   bool StartWithRetries(Unit& u);

@@ -211,8 +211,19 @@ int RunBoot(const RuntimePaths& paths, const BootArgs& a, std::ostream& out, std
 
   Status booted = sup->Boot();
   const bool healthy = sup->Healthy();
-  out << fmt::format("razar: boot {}\n", healthy ? "complete: every component healthy"
-                                                 : "finished degraded (see `razar status`)");
+  size_t quarantined = 0, up = 0;
+  for (const auto& c : sup->State().components) {
+    quarantined += c.status == ComponentStatus::kQuarantined;
+    up += c.status == ComponentStatus::kHealthy;
+  }
+  if (!healthy) {
+    out << "razar: boot finished degraded (see `razar status`)\n";
+  } else if (quarantined > 0) {
+    out << fmt::format("razar: boot complete: {} healthy, {} quarantined (see `razar status`)\n",
+                       up, quarantined);
+  } else {
+    out << "razar: boot complete: every component healthy\n";
+  }
   out.flush();
   if (!booted.ok()) err << "razar: " << booted.ToString() << "\n";
   if (!a.exit_after_boot) {
