@@ -17,6 +17,9 @@
 //   BM_ReplayScanHash           the same, plus XXH3-64 over every byte read:
 //                               the physical limit a checksummed replay is
 //                               compared with (docs/benchmarks.md).
+//   BM_ReplayReadOnly           storage::LogReader over the whole log
+//                               (checksums and LSN sequence, no decode, no
+//                               apply): the one serial stage of replay.
 //   BM_ReplayParallel/threads:N ReplayLogParallel of the whole log into a
 //                               fresh State (no snapshot: every record is
 //                               decoded, verified and applied), N = 1, 2 and
@@ -43,6 +46,7 @@
 
 #include "bench/bench_util.h"
 #include "replay/replay.h"
+#include "storage/log_reader.h"
 #include "storage/log_writer.h"
 #include "storage/record_codec.h"
 #include "storage/spine.h"
@@ -185,14 +189,19 @@ Corpus BuildCorpus() {
     c.file_bytes += e.file_size(ec);
   }
   // Framed bytes: what the reader verifies (also the replayers' bytes_read).
-  replay::LogReplayOptions lo;
-  lo.log_dir = c.log_dir;
-  lo.threads = 2;
-  storage::State st;
-  replay::LogReplayStats stats;
-  replay::Cuts none{};
-  if (!replay::ReplayLogParallel(lo, none, &st, &stats).ok()) c.error = "corpus does not replay";
-  c.bytes = stats.bytes_read;
+  storage::LogReaderOptions ro;
+  ro.dir = c.log_dir;
+  auto r = storage::LogReader::Open(ro);
+  storage::RecordView v;
+  for (;;) {
+    Result<bool> more = r.ok() ? (*r)->Next(&v) : Result<bool>(r.status());
+    if (!more.ok()) {
+      c.error = "corpus unreadable: " + more.status().ToString();
+      return c;
+    }
+    if (!*more) break;
+  }
+  c.bytes = (*r)->report().bytes_scanned;
   return c;
 }
 
@@ -252,6 +261,34 @@ void Scan(benchmark::State& state, bool hash) {
 
 void BM_ReplayScan(benchmark::State& state) { Scan(state, false); }
 void BM_ReplayScanHash(benchmark::State& state) { Scan(state, true); }
+
+// The log reader alone (checksums, LSN sequence; no decode, no apply):
+// the serial stage every replayer shares.
+void BM_ReplayReadOnly(benchmark::State& state) {
+  RAZAR_CORPUS_OR_SKIP(state);
+  uint64_t records = 0, bytes = 0;
+  for (auto _ : state) {
+    storage::LogReaderOptions ro;
+    ro.dir = corpus.log_dir;
+    auto r = storage::LogReader::Open(ro);
+    if (!r.ok()) {
+      state.SkipWithError(r.status().ToString().c_str());
+      return;
+    }
+    storage::RecordView v;
+    for (;;) {
+      Result<bool> more = (*r)->Next(&v);
+      if (!more.ok() || !*more) break;
+      ++records;
+    }
+    bytes += (*r)->report().bytes_scanned;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(records));
+  state.counters["records_per_s"] =
+      benchmark::Counter(static_cast<double>(records), benchmark::Counter::kIsRate);
+  state.counters["MB_per_s"] =
+      benchmark::Counter(static_cast<double>(bytes) / 1e6, benchmark::Counter::kIsRate);
+}
 
 void Replay(benchmark::State& state, bool sequential, uint32_t threads) {
   RAZAR_CORPUS_OR_SKIP(state);
@@ -329,6 +366,7 @@ void ThreadArgs(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_ReplayScan)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK(BM_ReplayScanHash)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK(BM_ReplayReadOnly)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
 BENCHMARK(BM_ReplayParallel)
     ->Apply(ThreadArgs)
     ->Unit(benchmark::kMillisecond)

@@ -606,7 +606,7 @@ def snapshot_tables(rows):
 
 
 REPLAY_FAMILIES = {
-    "BM_ReplayScan", "BM_ReplayScanHash", "BM_ReplayParallel", "BM_ReplaySequential",
+    "BM_ReplayScan", "BM_ReplayScanHash", "BM_ReplayReadOnly", "BM_ReplayParallel", "BM_ReplaySequential",
     "BM_RebuildSnapshotPlusLog",
 }
 REDIS_AOF_RECORDS_PER_S = 0.6e6  # quoted by issue 4 (Redis AOF replay on this machine class)
@@ -632,6 +632,11 @@ def replay_tables(rows):
         if r is not None:
             body.append([what, "", f"{r.entry.get('MB_per_s', 0):,.0f}", "",
                          fmt_ratio(r.entry.get("MB_per_s"), limit_mbs, pct=True), ""])
+    rd = (by.get("BM_ReplayReadOnly") or [None])[0]
+    if rd is not None:
+        body.append(["log reader alone (checksums, no decode/apply)",
+                     f"{rd.entry.get('records_per_s', 0):,.0f}", f"{rd.entry.get('MB_per_s', 0):,.0f}",
+                     "", fmt_ratio(rd.entry.get("MB_per_s"), limit_mbs, pct=True), ""])
     for r in ([seq] if seq else []) + par:
         e = r.entry
         what = "sequential reference" if r.family == "BM_ReplaySequential" else \
