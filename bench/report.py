@@ -640,7 +640,7 @@ def replay_tables(rows):
     for r in ([seq] if seq else []) + par:
         e = r.entry
         what = "sequential reference" if r.family == "BM_ReplaySequential" else \
-            f"parallel, {int(e.get('threads', 0))} threads"
+            f"parallel, {int(e.get('threads', 0))} thread{'s' if int(e.get('threads', 0)) > 1 else ''}"
         body.append([what, f"{e.get('records_per_s', 0):,.0f}", f"{e.get('MB_per_s', 0):,.0f}",
                      f"{int(e.get('sessions', 0)):,}",
                      fmt_ratio(e.get("MB_per_s"), limit_mbs, pct=True),

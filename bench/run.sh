@@ -102,7 +102,9 @@ else
   python3 bench/report.py "${outs[@]}" --out docs/benchmarks.md
   # The replay scaling plot docs/benchmarks.md shows (when replay ran).
   if grep -q '"BM_ReplayParallel' "${outs[@]}"; then
-    python3 bench/plot.py "${outs[@]}" --out docs/img/replay_scaling.png
+    # matplotlib comes from Debian (python3-matplotlib): use its interpreter
+    # even when another python3 comes first in PATH.
+    "${RAZAR_PLOT_PYTHON:-/usr/bin/python3}" bench/plot.py "${outs[@]}" --out docs/img/replay_scaling.png
   fi
 fi
 echo "run.sh: results in ${outs[*]}"
