@@ -33,17 +33,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
-#include <httplib.h>
-
+#include "orchestrator/boot_test_util.h"
 #include "orchestrator/child_test_util.h"
 #include "orchestrator/clock.h"
 #include "orchestrator/config.h"
@@ -55,14 +45,7 @@
 namespace razar::orchestrator {
 namespace {
 
-using nlohmann::json;
-using Ms = std::chrono::milliseconds;
-
-constexpr char kTagVar[] = "RAZAR_BOOTTEST_TAG";
-
-json Argv(std::initializer_list<std::string> words) {
-  return json(std::vector<std::string>(words));
-}
+using namespace testing;  // boot_test_util.h: Argv, ReadEvents, WaitUntil, ...
 
 // A component run by an explicit shell (RAZAR itself never uses one).
 json Shell(const std::string& name, const std::string& script) {
@@ -70,81 +53,6 @@ json Shell(const std::string& name, const std::string& script) {
           {"command", Argv({"/bin/sh", "-c", script})},
           {"stop_timeout_ms", 2000},
           {"start_timeout_ms", 10000}};
-}
-
-// One line of logs/razar.log.
-struct Event {
-  size_t line = 0;
-  std::string event, component, status;
-  json details;
-  int64_t unix_ms = 0;
-};
-
-std::vector<Event> ReadEvents(const std::string& base) {
-  std::vector<Event> events;
-  std::ifstream in(base + "/logs/razar.log");
-  std::string text;
-  for (size_t n = 0; std::getline(in, text); ++n) {
-    json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) {
-      ADD_FAILURE() << "razar.log line " << n << " is not JSON: " << text;
-      continue;
-    }
-    Event e;
-    e.line = n;
-    e.event = j.value("event", "");
-    e.component = j.value("component", "");
-    e.status = j.value("status", "");
-    e.details = j.value("details", json());
-    e.unix_ms = ParseUtcIso8601(j.value("timestamp", "")).value_or(0);
-    events.push_back(std::move(e));
-  }
-  return events;
-}
-
-std::vector<Event> Select(const std::vector<Event>& events, const std::string& event,
-                          const std::string& component) {
-  std::vector<Event> out;
-  for (const Event& e : events) {
-    if (e.event == event && e.component == component) out.push_back(e);
-  }
-  return out;
-}
-
-size_t Count(const std::vector<Event>& events, const std::string& event,
-             const std::string& component) {
-  return Select(events, event, component).size();
-}
-
-// Running (not a zombie) and, when start_time != 0, the same process.
-bool Running(pid_t pid, uint64_t start_time = 0) {
-  if (pid <= 0) return false;
-  auto st = ReadProcStat(pid);
-  if (!st.ok() || st->state == 'Z' || st->state == 'X') return false;
-  return start_time == 0 || st->start_time == start_time;
-}
-
-// Live processes whose environment holds `entry` (NAME=value).
-std::vector<pid_t> ProcessesWithEnv(const std::string& entry) {
-  std::vector<pid_t> out;
-  std::error_code ec;
-  for (const auto& d : std::filesystem::directory_iterator("/proc", ec)) {
-    const std::string name = d.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const pid_t pid = static_cast<pid_t>(std::stol(name));
-    std::ifstream in("/proc/" + name + "/environ", std::ios::binary);
-    if (!in) continue;
-    std::string var;
-    bool found = false;
-    while (std::getline(in, var, '\0')) {
-      if (var == entry) {
-        found = true;
-        break;
-      }
-    }
-    if (found && Running(pid)) out.push_back(pid);
-  }
-  return out;
 }
 
 int64_t MtimeNs(const std::string& path) {
@@ -158,32 +66,6 @@ std::vector<std::string> Lines(const std::string& text) {
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);) out.push_back(l);
   return out;
-}
-
-// Polls `done` every poll_ms for up to timeout_ms.
-bool WaitUntil(const std::function<bool()>& done, int64_t timeout_ms, int64_t poll_ms = 10) {
-  const auto deadline = std::chrono::steady_clock::now() + Ms(timeout_ms);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(Ms(poll_ms));
-  }
-  return true;
-}
-
-// A TCP port on 127.0.0.1 that nobody listens on right now.
-uint16_t UnusedPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 // A handover hook that records its calls; `fix` runs before it answers.
@@ -221,46 +103,11 @@ class RecordingHook : public HandoverHook {
   FailureContext context_;
 };
 
-class BootTest : public testing::ChildProcessTest {
+class BootTest : public TaggedComponentTest {
  protected:
-  void SetUp() override {
-    testing::ChildProcessTest::SetUp();
-    tag_ = std::string(kTagVar) + "=" + dir_;
-  }
-
   void TearDown() override {
-    // Probes and the like may still be finishing: give them a moment.
-    std::vector<pid_t> left;
-    WaitUntil(
-        [&] {
-          left = ProcessesWithEnv(tag_);
-          return left.empty();
-        },
-        1'500);
-    for (pid_t pid : left) {
-      ADD_FAILURE() << "component process " << pid << " left running; killing it";
-      ::kill(pid, SIGKILL);
-    }
-    for (pid_t pid : left) {
-      auto st = ReadProcStat(pid);
-      if (st.ok() && st->ppid == getpid()) ::waitpid(pid, nullptr, 0);
-    }
+    KillTaggedLeftovers();
     testing::ChildProcessTest::TearDown();
-  }
-
-  std::string Base() const { return dir_ + "/base"; }
-  RuntimePaths Paths() const {
-    RuntimePaths p;
-    p.base = Base();
-    return p;
-  }
-
-  // Writes {"components": [...]} (each tagged) to <dir>/<file>.
-  std::string WriteConfig(json components, const std::string& file = "boot.json") {
-    for (json& c : components) c["env"][kTagVar] = dir_;
-    const std::string path = Path(file);
-    std::ofstream(path) << json{{"components", components}}.dump(2);
-    return path;
   }
 
   std::unique_ptr<Supervisor> NewSupervisor(const std::string& config_path,
@@ -287,8 +134,6 @@ class BootTest : public testing::ChildProcessTest {
     const ComponentRuntime* c = st.Find(name);
     return c == nullptr ? ComponentStatus::kPending : c->status;
   }
-
-  std::string tag_;
 };
 
 #define EXPECT_STATUS(sup, name, want)                      \

@@ -15,20 +15,7 @@
 
 #include <gtest/gtest.h>
 
-// razar_orchestrator links cpp-httplib PRIVATE, so this binary does not get
-// the package's compile definitions. Debian's libcpp-httplib is built with
-// them, and the class layouts in <httplib.h> depend on them: they must match
-// the library's (`pkg-config --cflags cpp-httplib`).
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_ZLIB_SUPPORT
-#define CPPHTTPLIB_ZLIB_SUPPORT
-#endif
-#ifndef CPPHTTPLIB_BROTLI_SUPPORT
-#define CPPHTTPLIB_BROTLI_SUPPORT
-#endif
-#include <httplib.h>
+#include "orchestrator/httplib_for_tests.h"
 
 namespace razar::orchestrator {
 namespace {
