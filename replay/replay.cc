@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "replay/forensics.h"
 #include "storage/spine.h"
 
 namespace razar::replay {
@@ -180,7 +181,12 @@ Status ReplayLogSequential(const LogReplayOptions& options, const Cuts& cuts, St
   const auto t0 = std::chrono::steady_clock::now();
   *stats = LogReplayStats();
   Env* env = options.env != nullptr ? options.env : Env::Default();
-  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, OpenReader(options));
+  std::unique_ptr<LogReader> owned;
+  LogReader* reader = options.reader;
+  if (reader == nullptr) {
+    RAZAR_ASSIGN_OR_RETURN(owned, OpenReader(options));
+    reader = owned.get();
+  }
   ProgressTicker ticker(options, env);
   RecordView v;
   bool checked = false;
@@ -194,7 +200,10 @@ Status ReplayLogSequential(const LogReplayOptions& options, const Cuts& cuts, St
     if (!checked) {
       checked = true;
       result = CheckCoverage(options, cuts, reader->report());
-      if (!result.ok()) break;
+      if (!result.ok()) {
+        stats->coverage_gap = true;
+        break;
+      }
     }
     if (!*more) break;
     if (options.target.Beyond(v.lsn, v.timestamp_ns)) {
@@ -344,6 +353,7 @@ class ParallelReplay {
     stats->records_skipped = skipped_;
     stats->last_applied_lsn = last_lsn_;
     stats->stopped_at_target = stopped_at_target_;
+    stats->coverage_gap = coverage_gap_;
     return failure_.failed() ? failure_.status : Status::Ok();
   }
 
@@ -434,6 +444,7 @@ class ParallelReplay {
         checked_ = true;
         Status st = CheckCoverage(o_, cuts_, reader_->report());
         if (!st.ok()) {
+          coverage_gap_ = true;
           Fail(0, 0, st);
           return;
         }
@@ -510,6 +521,7 @@ class ParallelReplay {
 
   // Written by the reading thread only; read after the threads joined.
   bool checked_ = false;
+  bool coverage_gap_ = false;
   bool stopped_at_target_ = false;
   uint64_t records_read_ = 0;
   Lsn last_lsn_ = 0;
@@ -530,9 +542,14 @@ Status ReplayLogParallel(const LogReplayOptions& options, const Cuts& cuts, Stat
   uint32_t threads = options.threads;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   if (options.batch_records == 0) return Status::InvalidArgument("batch_records must be > 0");
-  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, OpenReader(options));
+  std::unique_ptr<LogReader> owned;
+  LogReader* reader = options.reader;
+  if (reader == nullptr) {
+    RAZAR_ASSIGN_OR_RETURN(owned, OpenReader(options));
+    reader = owned.get();
+  }
   stats->threads = threads;
-  ParallelReplay run(options, cuts, state, threads, reader.get(), env);
+  ParallelReplay run(options, cuts, state, threads, reader, env);
   Status st = run.Run(stats);
   stats->log = reader->report();
   stats->bytes_read = stats->log.bytes_scanned;
@@ -572,10 +589,10 @@ storage::LogReplayFn ParallelLogReplayer(uint32_t threads) {
 constexpr int kMaxCatchUps = 5;
 
 Result<SnapshotLoad> LoadSnapshots(storage::SnapshotStore* store, const Target& target,
-                                   uint32_t threads, State* state) {
+                                   uint32_t threads, State* state, bool live) {
   const auto t0 = std::chrono::steady_clock::now();
   SnapshotLoad out;
-  std::array<std::vector<std::string>, kLayerCount> problems;
+  std::array<std::vector<std::string>, kLayerCount> problems, notes;
   std::array<Status, kLayerCount> errors;
   std::atomic<int> next{0};
   auto work = [&] {
@@ -614,7 +631,9 @@ Result<SnapshotLoad> LoadSnapshots(storage::SnapshotStore* store, const Target& 
             }
           }
         }
-        problems[li].push_back(st.ToString() + "; falling back to an older snapshot");
+        (live ? notes : problems)[li].push_back((live ? "live spine, changed while read: " : "") +
+                                                st.ToString() +
+                                                "; falling back to an older snapshot");
       }
     }
   };
@@ -627,6 +646,7 @@ Result<SnapshotLoad> LoadSnapshots(storage::SnapshotStore* store, const Target& 
   for (int li = 0; li < kLayerCount; ++li) {
     RAZAR_RETURN_IF_ERROR(errors[li]);
     for (auto& p : problems[li]) out.problems.push_back(std::move(p));
+    for (auto& n : notes[li]) out.notes.push_back(std::move(n));
   }
   out.seconds = Since(t0);
   return out;
@@ -665,10 +685,11 @@ class ScratchDir {
 
 }  // namespace
 
-Result<Rebuilt> Rebuild(const RebuildOptions& options) {
+namespace {
+
+Result<Rebuilt> RebuildOnce(const RebuildOptions& options, bool* coverage_gap) {
   const auto t0 = std::chrono::steady_clock::now();
   Env* env = options.env != nullptr ? options.env : Env::Default();
-  RAZAR_RETURN_IF_ERROR(CheckSpineDir(options.spine_dir));
   Rebuilt out;
   LogReplayOptions lo;
   lo.env = env;
@@ -678,6 +699,9 @@ Result<Rebuilt> Rebuild(const RebuildOptions& options) {
   lo.threads = options.threads;
   lo.batch_records = options.batch_records;
   lo.progress = options.progress;
+  // The log first: see LogReplayOptions::reader.
+  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, OpenReader(lo));
+  lo.reader = reader.get();
   if (options.use_snapshots) {
     ScratchDir scratch;
     if (scratch.path().empty()) return Status::FromErrno("mkdtemp for the snapshot reader", errno);
@@ -690,8 +714,9 @@ Result<Rebuilt> Rebuild(const RebuildOptions& options) {
       out.snapshots.problems.push_back("snapshot store unreadable (" + store.status().ToString() +
                                        "); rebuilding from the log alone");
     } else {
-      RAZAR_ASSIGN_OR_RETURN(SnapshotLoad load, LoadSnapshots(store->get(), options.target,
-                                                              options.threads, &out.state));
+      RAZAR_ASSIGN_OR_RETURN(SnapshotLoad load,
+                             LoadSnapshots(store->get(), options.target, options.threads,
+                                           &out.state, SpineIsLive(options.spine_dir)));
       load.problems.insert(load.problems.begin(), out.snapshots.problems.begin(),
                            out.snapshots.problems.end());
       out.snapshots = std::move(load);
@@ -702,9 +727,25 @@ Result<Rebuilt> Rebuild(const RebuildOptions& options) {
     lo.snapshot_ids[li] = out.snapshots.layers[li].snapshot_id;
   Status st = options.sequential ? ReplayLogSequential(lo, cuts, &out.state, &out.log)
                                  : ReplayLogParallel(lo, cuts, &out.state, &out.log);
+  *coverage_gap = out.log.coverage_gap;
   RAZAR_RETURN_IF_ERROR(st);
   out.seconds = Since(t0);
   return out;
+}
+
+}  // namespace
+
+Result<Rebuilt> Rebuild(const RebuildOptions& options) {
+  RAZAR_RETURN_IF_ERROR(CheckSpineDir(options.spine_dir));
+  // On a live spine, retention may delete the log segments a just-loaded
+  // snapshot needs (it was replaced by newer ones meanwhile): start over
+  // with the newer snapshots. A dead spine gets one attempt.
+  constexpr int kLiveAttempts = 4;
+  for (int attempt = 1;; ++attempt) {
+    bool gap = false;
+    Result<Rebuilt> r = RebuildOnce(options, &gap);
+    if (r.ok() || !gap || attempt >= kLiveAttempts || !SpineIsLive(options.spine_dir)) return r;
+  }
 }
 
 }  // namespace razar::replay

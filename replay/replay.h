@@ -89,6 +89,11 @@ struct LogReplayOptions {
   uint32_t batch_records = 8192;
   ProgressFn progress;                  // called from one thread at a time
   uint32_t progress_interval_ms = 100;  // Default 100 ms; and once at the end
+  // A reader opened beforehand (borrowed; not yet read from), used instead
+  // of opening log_dir. Rebuild opens it before loading the snapshots: the
+  // segments it holds open then cover every snapshot loaded after it, even
+  // while a live writer's retention deletes old segments. Default null.
+  storage::LogReader* reader = nullptr;
   // For each layer, the snapshot id the cuts come from (0: none), only to
   // name it in the error when the log does not reach back far enough.
   std::array<uint64_t, storage::kLayerCount> snapshot_ids{};
@@ -101,7 +106,10 @@ struct LogReplayStats {
   uint64_t bytes_read = 0;         // framed bytes of those records
   Lsn last_applied_lsn = 0;        // highest LSN read within the target (0: none)
   bool stopped_at_target = false;  // a record beyond the target was seen
-  storage::ReadReport log;         // the reader's report (damages, segments)
+  // The error was that the log no longer reaches back to a layer's cut (on
+  // a live spine: retention deleted segments after the snapshots were read).
+  bool coverage_gap = false;
+  storage::ReadReport log;  // the reader's report (damages, segments)
   uint32_t threads = 1;
   double seconds = 0;
 };
@@ -125,6 +133,10 @@ struct SnapshotLoad {
   std::array<SnapshotChoice, storage::kLayerCount> layers;
   Cuts cuts{};
   std::vector<std::string> problems;  // damaged snapshots skipped, and why
+  // Live spine only: snapshots that still failed to load after catching up
+  // with the writer (deleted or rewritten under the reader), and the older
+  // one used instead. Not damage: the rebuilt state is still exact.
+  std::vector<std::string> notes;
   double seconds = 0;
 };
 
@@ -132,8 +144,9 @@ struct SnapshotLoad {
 // that verifies and does not reach beyond `target` (kLsn: every shard LSN
 // <= target; kTime: created no later than the target), falling back to
 // older ones on damage; *state's layers are replaced.
+// `live`: the spine has a writer (see SnapshotLoad::notes).
 Result<SnapshotLoad> LoadSnapshots(storage::SnapshotStore* store, const Target& target,
-                                   uint32_t threads, storage::State* state);
+                                   uint32_t threads, storage::State* state, bool live = false);
 
 struct RebuildOptions {
   storage::Env* env = nullptr;  // borrowed; default Env::Default()

@@ -407,6 +407,7 @@ int RunRebuild(const Common& c, const std::string& at, uint32_t threads, bool se
                 {"records_per_second", rate},
                 {"mib_per_second", mbs},
                 {"problems", b.snapshots.problems},
+                {"notes", b.snapshots.notes},
                 {"log", l.log.Summary()}}
                .dump(2)
         << "\n";
@@ -436,7 +437,7 @@ int RunRebuild(const Common& c, const std::string& at, uint32_t threads, bool se
     out << fmt::format("total {:.3f} s; log: {}\n", b.seconds, l.log.Summary());
     for (const auto& p : b.snapshots.problems) out << "problem: " << p << "\n";
   }
-  std::vector<std::string> notes;
+  std::vector<std::string> notes = b.snapshots.notes;
   const std::vector<storage::Damage> damages = DamagesOf(c.spine, l.log, &notes);
   for (const auto& n : notes) err << "razar-replay: note: " << n << "\n";
   ReportDamages(err, damages);

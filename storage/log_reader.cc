@@ -149,10 +149,25 @@ Result<std::unique_ptr<LogReader>> LogReader::Open(const LogReaderOptions& optio
   }
   for (const std::string& n : *names) {
     Lsn first = 0;
-    if (lf::ParseSegmentFileName(n, &first)) r->segs_.push_back({n, first});
+    if (lf::ParseSegmentFileName(n, &first)) r->segs_.push_back(Seg{n, first, -1, Status::Ok()});
   }
   std::sort(r->segs_.begin(), r->segs_.end(),
             [](const Seg& a, const Seg& b) { return a.first_lsn < b.first_lsn; });
+  // Open them all now: a live writer may delete old segments at any time,
+  // and an open descriptor keeps a deleted file readable.
+  size_t gone_prefix = 0;
+  for (size_t i = 0; i < r->segs_.size(); ++i) {
+    Seg& s = r->segs_[i];
+    Result<int> fd = r->env_->Open(JoinPath(options.dir, s.name), O_RDONLY);
+    if (fd.ok()) {
+      s.fd = *fd;
+    } else if (fd.status().err() == ENOENT && gone_prefix == i) {
+      ++gone_prefix;  // deleted by retention since the listing: not part of this log
+    } else {
+      s.open_error = fd.status();
+    }
+  }
+  r->segs_.erase(r->segs_.begin(), r->segs_.begin() + static_cast<ptrdiff_t>(gone_prefix));
   for (const Seg& s : r->segs_) {
     SegmentSummary sum;
     sum.name = s.name;
@@ -162,21 +177,27 @@ Result<std::unique_ptr<LogReader>> LogReader::Open(const LogReaderOptions& optio
   return r;
 }
 
+LogReader::~LogReader() {
+  for (Seg& s : segs_) {
+    if (s.fd >= 0) env_->Close(s.fd).IgnoreError();  // read-only: nothing to lose
+  }
+}
+
 Status LogReader::LoadSegment(size_t index) {
-  const Seg& seg = segs_[index];
+  Seg& seg = segs_[index];
   SegmentSummary& sum = report_.segments[index];
   sum.read = true;
   seed_ = seg.first_lsn;
   pos_ = lf::kSegmentHeaderBytes;
   limit_ = 0;
-  const std::string path = JoinPath(options_.dir, seg.name);
-  auto fd = env_->Open(path, O_RDONLY);
-  if (!fd.ok()) return fd.status();
-  ScopedFd guard(env_, *fd);
-  RAZAR_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(*fd));
+  if (seg.fd < 0) return seg.open_error;
+  const int fd = seg.fd;
+  seg.fd = -1;  // the guard owns it now
+  ScopedFd guard(env_, fd);
+  RAZAR_ASSIGN_OR_RETURN(uint64_t size, env_->FileSize(fd));
   sum.file_bytes = size;
   uint8_t header[lf::kSegmentHeaderBytes];
-  RAZAR_ASSIGN_OR_RETURN(size_t got, env_->PRead(*fd, header, sizeof(header), 0));
+  RAZAR_ASSIGN_OR_RETURN(size_t got, env_->PRead(fd, header, sizeof(header), 0));
   lf::SegmentHeader h;
   std::string why;
   uint64_t capacity = std::min<uint64_t>(size, lf::kMaxSegmentBytes);
@@ -191,7 +212,7 @@ Status LogReader::LoadSegment(size_t index) {
   if (header_ok_) capacity = h.segment_bytes;
   limit_ = std::min(size, capacity);
   buf_.resize(std::max<uint64_t>(limit_, lf::kSegmentHeaderBytes));
-  RAZAR_ASSIGN_OR_RETURN(size_t n, env_->PRead(*fd, buf_.data(), limit_, 0));
+  RAZAR_ASSIGN_OR_RETURN(size_t n, env_->PRead(fd, buf_.data(), limit_, 0));
   limit_ = n;
   return Status::Ok();
 }

@@ -5,7 +5,9 @@
 // The reader never returns a record whose checksum fails, whose LSN breaks
 // the dense sequence, or whose bytes cross its segment. It opens files
 // O_RDONLY and never writes: safe on a directory a live writer is using
-// (it then sees a prefix of the log).
+// (it then sees a prefix of the log). Every segment is opened by Open(), so
+// segments a live writer's retention deletes afterwards stay readable; a
+// leading segment deleted between listing and opening is left out.
 //
 // Thread safety: a LogReader is used by one thread at a time.
 #pragma once
@@ -125,6 +127,9 @@ class LogReader {
   // Lists the segments. An empty or segment-less directory is a valid,
   // empty log. Errors: NotFound (no such directory), IoError.
   static Result<std::unique_ptr<LogReader>> Open(const LogReaderOptions& options);
+  ~LogReader();
+  LogReader(const LogReader&) = delete;
+  LogReader& operator=(const LogReader&) = delete;
 
   // Reads the next record into *out and returns true; returns false at the
   // end (clean, or a damage this mode stops at); returns an error status
@@ -138,6 +143,8 @@ class LogReader {
   struct Seg {
     std::string name;
     Lsn first_lsn;
+    int fd = -1;  // opened by Open(); -1 after LoadSegment or if the open failed
+    Status open_error;
   };
   explicit LogReader(const LogReaderOptions& options);
   Status LoadSegment(size_t index);
