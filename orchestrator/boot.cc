@@ -26,6 +26,9 @@ struct Supervisor::Unit {
   int64_t next_probe_ns = 0;
   bool handed_over = false;
   std::atomic<bool> restarting{false};
+  // The supervise-phase restart of this unit (at most one at a time; a
+  // finished one is joined when the next starts, or at StopAll).
+  std::thread restart_thread;
 };
 
 uint32_t ComponentIdOf(std::string_view name) {
@@ -68,7 +71,7 @@ Supervisor::Supervisor(SupervisorOptions options)
 
 Supervisor::~Supervisor() {
   RequestStop();
-  for (auto& t : restarts_) t.join();
+  JoinRestarts();
   for (auto& u : units_) {
     if (u->proc) u->proc->Release();  // keeps running: a later RAZAR adopts it
   }
@@ -536,7 +539,8 @@ void Supervisor::Restart(Unit& u, const std::string& why) {
   u.restarting = true;
   if (u.proc) u.proc->Stop(u.spec.stop_timeout_ms).status().IgnoreError();
   SetStatus(u, ComponentStatus::kFailed, why, "failed");
-  restarts_.emplace_back([this, &u] {
+  if (u.restart_thread.joinable()) u.restart_thread.join();  // finished: restarting was false
+  u.restart_thread = std::thread([this, &u] {
     if (options_.metrics != nullptr) options_.metrics->IncrementRestarts(u.spec.name);
     const RestartDecision d = u.backoff->OnFailure();
     if (!d.give_up) {
@@ -550,10 +554,15 @@ void Supervisor::Restart(Unit& u, const std::string& why) {
   });
 }
 
+void Supervisor::JoinRestarts() {
+  for (auto& u : units_) {
+    if (u->restart_thread.joinable()) u->restart_thread.join();
+  }
+}
+
 void Supervisor::StopAll() {
   RequestStop();
-  for (auto& t : restarts_) t.join();
-  restarts_.clear();
+  JoinRestarts();
   for (auto it = units_.rbegin(); it != units_.rend(); ++it) {
     Unit& u = **it;
     if (!u.proc) continue;

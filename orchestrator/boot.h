@@ -127,6 +127,7 @@ class Supervisor {
   void SaveStateLocked();
   void AppendSpine(const Unit& u, ComponentStatus status, const std::string& detail);
   void Restart(Unit& u, const std::string& why);
+  void JoinRestarts();
   Unit* Find(const std::string& name);
 
   SupervisorOptions options_;
@@ -144,7 +145,6 @@ class Supervisor {
   std::vector<std::unique_ptr<Unit>> units_;  // boot order (stage, then file order)
   RuntimeState state_;                        // guarded by mu_
   std::optional<RuntimeState> previous_;      // the state file a previous RAZAR left
-  std::vector<std::thread> restarts_;         // supervise-phase restarts in flight
 };
 
 // The spine's id of a component: a stable hash of its name (never 0).
