@@ -536,19 +536,6 @@ TEST_F(BootTest, FakeClockJitteredDelaysFollowTheInjectedRandom) {
 
 // --- Quarantine, resolve, handover -----------------------------------------
 
-int CallRazar(std::vector<std::string> args, std::string* out_text = nullptr,
-              std::string* err_text = nullptr) {
-  args.insert(args.begin(), "razar");
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::ostringstream out, err;
-  const int rc = RazarMain(static_cast<int>(args.size()), argv.data(), out, err);
-  if (out_text != nullptr) *out_text = out.str();
-  if (err_text != nullptr) *err_text = err.str();
-  return rc;
-}
-
 TEST_F(BootTest, QuarantineBlocksDependentsSurvivesRebootAndResolveStartsItAgain) {
   // bad passes only once "fixed" exists; dep and dep2 hang off it.
   json bad = Shell("bad", "[ -f fixed ] || { echo 'bad: no config' >&2; exit 3; }; exec sleep 60");

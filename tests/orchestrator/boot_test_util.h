@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +29,7 @@
 
 #include "orchestrator/child_test_util.h"
 #include "orchestrator/process.h"
+#include "orchestrator/razar_cli.h"
 #include "orchestrator/runtime_state.h"
 #include "orchestrator/spec.h"
 
@@ -147,6 +149,20 @@ inline uint16_t UnusedPort() {
   }
   ::close(fd);
   return port;
+}
+
+// Runs `razar ARGS...` in this process (RazarMain); returns its exit code.
+inline int CallRazar(std::vector<std::string> args, std::string* out_text = nullptr,
+                     std::string* err_text = nullptr) {
+  args.insert(args.begin(), "razar");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::ostringstream out, err;
+  const int rc = RazarMain(static_cast<int>(args.size()), argv.data(), out, err);
+  if (out_text != nullptr) *out_text = out.str();
+  if (err_text != nullptr) *err_text = err.str();
+  return rc;
 }
 
 // A ChildProcessTest whose configs tag every component; TearDown fails

@@ -108,19 +108,6 @@ int WaitExit(pid_t pid, int64_t timeout_ms) {
   return 128 + WTERMSIG(status);
 }
 
-int CallRazar(std::vector<std::string> args, std::string* out_text = nullptr,
-              std::string* err_text = nullptr) {
-  args.insert(args.begin(), "razar");
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::ostringstream out, err;
-  const int rc = RazarMain(static_cast<int>(args.size()), argv.data(), out, err);
-  if (out_text != nullptr) *out_text = out.str();
-  if (err_text != nullptr) *err_text = err.str();
-  return rc;
-}
-
 class RazarCliTest : public TaggedComponentTest {
  protected:
   void TearDown() override {
