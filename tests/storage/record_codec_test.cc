@@ -496,7 +496,26 @@ TEST(RecordCodecTest, ComponentStateNamesMatchTheSchema) {
   EXPECT_STREQ(ComponentStateName(ComponentState::starting), "starting");
   EXPECT_STREQ(ComponentStateName(ComponentState::quarantined), "quarantined");
   EXPECT_STREQ(ComponentStateName(ComponentState::reverted), "reverted");
-  EXPECT_EQ(ComponentStateName(static_cast<ComponentState>(7)), nullptr);
+  EXPECT_STREQ(ComponentStateName(ComponentState::stopped), "stopped");
+  EXPECT_EQ(ComponentStateName(static_cast<ComponentState>(8)), nullptr);
+}
+
+// Schema evolution: `stopped` was appended to ComponentState. Records
+// written before it (every older value) still decode unchanged, `stopped`
+// round-trips, and a value past it is still refused.
+TEST(RecordCodecTest, StoppedComponentStateRoundTripsAndOlderValuesStillDecode) {
+  RecordEncoder enc;
+  for (int v = 0; v <= static_cast<int>(ComponentState::stopped); ++v) {
+    const auto state = static_cast<ComponentState>(v);
+    Frame f = Copy(enc.ComponentStatus(9, "db", Layer::heart, state, "d"));
+    Result<DecodedRecord> r = DecodeRecord(f.type, f.payload);
+    ASSERT_TRUE(r.ok()) << v << ": " << r.status().ToString();
+    EXPECT_EQ(r->record->body_as_ComponentStatus()->state(), state);
+  }
+  Frame newer = Copy(enc.ComponentStatus(9, "db", Layer::heart, static_cast<ComponentState>(8), ""));
+  Result<DecodedRecord> r = DecodeRecord(newer.type, newer.payload);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
 }
 
 std::string DescribeFrame(const Frame& f) {
