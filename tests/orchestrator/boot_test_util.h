@@ -28,10 +28,11 @@
 #include "orchestrator/httplib_for_tests.h"
 
 #include "orchestrator/child_test_util.h"
-#include "orchestrator/process.h"
-#include "orchestrator/razar_cli.h"
-#include "orchestrator/runtime_state.h"
-#include "orchestrator/spec.h"
+#include "orchestrator/os/proc_stat.h"
+#include "orchestrator/os/process.h"
+#include "orchestrator/cli/razar_cli.h"
+#include "orchestrator/journal/runtime_state.h"
+#include "orchestrator/config/spec.h"
 
 namespace razar::orchestrator::testing {
 

@@ -19,7 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "orchestrator/process.h"
+#include "orchestrator/os/proc_stat.h"
+#include "orchestrator/os/process.h"
 
 namespace razar::orchestrator::testing {
 
