@@ -71,8 +71,18 @@ Status HttpServer::Start() {
   svr.set_payload_max_length(kMaxPayloadBytes);
 
   svr.Get("/health", Guarded([this](const httplib::Request&, httplib::Response& res) {
-            bool ok = callbacks_.healthy && callbacks_.healthy();
-            SetJson(res, ok ? 200 : 503, {{"status", ok ? "ok" : "unavailable"}});
+            // One reading: with a detail callback its "healthy" decides, so
+            // the status code and the lists never disagree.
+            nlohmann::json body = nlohmann::json::object();
+            if (callbacks_.health_detail) body = callbacks_.health_detail();
+            const bool ok = callbacks_.health_detail
+                                ? body.is_object() && body.value("healthy", false)
+                                : callbacks_.healthy && callbacks_.healthy();
+            const std::string down = body.is_object() ? body.value("node", "unavailable")
+                                                      : std::string("unavailable");
+            if (!body.is_object()) body = nlohmann::json::object();
+            body["status"] = ok ? "ok" : down;
+            SetJson(res, ok ? 200 : 503, body);
           }));
   svr.Get("/status", Guarded([this](const httplib::Request&, httplib::Response& res) {
             SetJson(res, 200, callbacks_.status ? callbacks_.status() : nlohmann::json::object());

@@ -1,7 +1,9 @@
 // HttpServer: RAZAR's observability endpoints on cpp-httplib.
 //
 //   GET /health   200 {"status":"ok"} when Callbacks::healthy() says so,
-//                 503 {"status":"unavailable"} otherwise
+//                 503 {"status":"unavailable"} otherwise; with
+//                 Callbacks::health_detail, its object is merged into the
+//                 body and its "node" field ("degraded") is the 503 status
 //   GET /status   200, the JSON Callbacks::status() returns
 //   GET /metrics  200, Metrics::Serialize(), Content-Type
 //                 "text/plain; version=0.0.4"
@@ -48,6 +50,7 @@ class HttpServer {
  public:
   struct Callbacks {
     std::function<bool()> healthy;           // null: always 503
+    std::function<nlohmann::json()> health_detail;  // null: none (see /health)
     std::function<nlohmann::json()> status;  // null: {}
     const Metrics* metrics = nullptr;        // borrowed; null: empty /metrics
   };

@@ -96,7 +96,9 @@ bool IsLoopbackAddress(const std::string& host) {
     return (ntohl(addr4.s_addr) >> 24) == 127;
   }
   in6_addr addr6;
-  return inet_pton(AF_INET6, host.c_str(), &addr6) == 1 && IN6_IS_ADDR_LOOPBACK(&addr6);
+  if (inet_pton(AF_INET6, host.c_str(), &addr6) != 1) return false;
+  // ::1, and 127.0.0.0/8 written as an IPv4-mapped address (::ffff:127.x).
+  return IN6_IS_ADDR_LOOPBACK(&addr6) || (IN6_IS_ADDR_V4MAPPED(&addr6) && addr6.s6_addr[12] == 127);
 }
 
 }  // namespace razar::orchestrator

@@ -259,6 +259,14 @@ ConfigFormat ConfigFormatForPath(std::string_view path) {
 }
 
 Result<BootConfig> LoadBootConfig(const std::string& path) {
+  // A FIFO or a device would block the read (or never end): only a regular
+  // file is a config.
+  std::error_code ec;
+  const auto type = std::filesystem::status(path, ec).type();
+  if (!ec && type != std::filesystem::file_type::regular &&
+      type != std::filesystem::file_type::not_found) {
+    return Status::InvalidArgument(path + ": not a regular file (boot config)");
+  }
   Result<std::string> text = ReadWholeFile(nullptr, path, 16 << 20);
   if (!text.ok()) return text.status().WithContext("boot config");
   return ParseBootConfig(*text, ConfigFormatForPath(path), path);

@@ -3,6 +3,7 @@
 #include <set>
 #include <utility>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 namespace razar::orchestrator::config_internal {
@@ -144,7 +145,9 @@ class YamlConverter {
   explicit YamlConverter(const std::string& file) : file_(file) {}
 
   Status Convert(const YAML::Node& node, int depth, Json* out) {
-    if (depth > kMaxConfigDepth) return Problem(node, "nested too deeply");
+    if (depth > kMaxConfigDepth) {
+      return Problem(node, "nested deeper than " + std::to_string(kMaxConfigDepth) + " levels");
+    }
     if (++nodes_ > kMaxYamlNodes) return Problem(node, "document too large (alias expansion?)");
     switch (node.Type()) {
       case YAML::NodeType::Undefined:
@@ -207,13 +210,15 @@ class YamlConverter {
 };
 
 Result<Json> ParseYaml(std::string_view text, const std::string& file, DuplicateKey* dup) {
-  // yaml-cpp's parser recurses once per level of flow nesting ([ { ): count
-  // them before it sees the text. Block nesting is bounded by indentation
-  // and checked on the tree below.
-  if (size_t line = LineBeyondDepth(text, kMaxConfigDepth); line != 0) return TooDeep(file, line);
+  // yaml-cpp bounds its own recursion (DepthGuard, 2000 levels) and throws
+  // DeepRecursion beyond it; below that, the converter refuses more than
+  // kMaxConfigDepth. (Brackets in YAML need not be nesting — comments,
+  // plain and quoted scalars — so no text scan here, unlike JSON.)
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    return TooDeep(file, static_cast<size_t>(e.mark.line + 1));
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(file + ": invalid YAML at line " +
                                    std::to_string(e.mark.line + 1) + ", column " +

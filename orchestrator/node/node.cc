@@ -46,6 +46,7 @@ std::unique_ptr<HttpServer> StartHttp(const HttpSpec& spec, Supervisor* sup, Met
   if (spec.port == 0) return nullptr;
   HttpServer::Callbacks cb;
   cb.healthy = [sup] { return sup->Healthy(); };
+  cb.health_detail = [sup] { return NodeHealthJson(sup->State()); };
   cb.status = [sup] { return sup->StatusJson(); };
   cb.metrics = metrics;
   auto http = std::make_unique<HttpServer>(spec, cb);

@@ -98,8 +98,13 @@ bool Supervisor::LaunchOnce(Unit& u) {
   std::string last = "no probe yet";
   for (;;) {
     if (Stopping()) {
-      last = "RAZAR is stopping";
-      break;
+      // Not a failure of the component: RAZAR stops it on purpose.
+      Result<ExitStatus> es = u.proc->Stop(u.spec.stop_timeout_ms);
+      SetStatus(u, ComponentStatus::kStopped,
+                "stopped during start: " + (es.ok() ? es->ToString() : es.status().ToString()),
+                "stopped");
+      u.proc.reset();
+      return false;
     }
     if (!u.proc->IsAlive()) {
       auto es = u.proc->exit_status();

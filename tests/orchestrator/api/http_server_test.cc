@@ -248,5 +248,36 @@ TEST(HttpTokenTest, ConstantTimeCompareAndNoTokenMeansRefused) {
   EXPECT_FALSE(with_token.TokenMatches(""));
 }
 
+
+// A degraded node says why on /health, and the status code follows the
+// detail's own "healthy" (one reading: code and lists never disagree).
+TEST(HttpServerHealthDetailTest, DegradedNodeAnswers503WithTheLists) {
+  std::atomic<bool> healthy{false};
+  HttpServer::Callbacks cb;
+  cb.healthy = [] { return true; };  // ignored when there is a detail
+  cb.health_detail = [&] {
+    return nlohmann::json{{"healthy", healthy.load()},
+                          {"node", healthy.load() ? "healthy" : "degraded"},
+                          {"quarantined", {"db"}}};
+  };
+  HttpSpec spec;
+  spec.port = 0;
+  HttpServer server(spec, cb);
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client client("127.0.0.1", server.port());
+  auto res = client.Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503);
+  const auto body = nlohmann::json::parse(res->body);
+  EXPECT_EQ(body["status"], "degraded");
+  EXPECT_EQ(body["quarantined"], nlohmann::json({"db"}));
+  healthy = true;
+  res = client.Get("/health");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(res->body)["status"], "ok");
+  server.Stop();
+}
+
 }  // namespace
 }  // namespace razar::orchestrator

@@ -787,5 +787,31 @@ TEST_F(RazarCliTest, StatusWithoutAStateFileExitsTwoWithAClearMessage) {
   EXPECT_EQ(CallRazar({"frobnicate"}, &out, &err), 2);
 }
 
+
+// Regression: `--http-port 70000` wrapped to port 4464 (the same value in
+// the config file was rightly rejected).
+TEST_F(RazarCliTest, HttpPortOutOfRangeIsAUsageErrorNotAWrap) {
+  const std::string config = WriteConfig({Shell("a", "exec sleep 60", 0)});
+  std::string out, err;
+  EXPECT_EQ(CallRazar({"boot", config, "--base", Base(), "--http-port", "70000"}, &out, &err), 2);
+  EXPECT_NE(err.find("http-port"), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(Base() + "/logs/razar_state.json")) << "something booted";
+}
+
+TEST_F(RazarCliTest, CheckWithWarningsExitsOneAndNamesEachProblem) {
+  json ghost = Shell("ghost", "exec sleep 60", 0);
+  ghost["command"] = Argv({"definitely-not-a-program-razar"});
+  const std::string config = WriteConfig({ghost});
+  std::string out, err;
+  EXPECT_EQ(CallRazar({"check", config}, &out, &err), 1);
+  EXPECT_NE(err.find("razar: warning: "), std::string::npos) << err;
+  EXPECT_NE(err.find("\"ghost\""), std::string::npos) << err;
+  EXPECT_NE(out.find("Boot plan"), std::string::npos) << "the plan is still printed";
+  EXPECT_EQ(CallRazar({"check", config, "--format", "json"}, &out, &err), 1);
+  const json j = json::parse(out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << out;
+  EXPECT_EQ(j["warnings"].size(), 1u) << out;
+}
+
 }  // namespace
 }  // namespace razar::orchestrator

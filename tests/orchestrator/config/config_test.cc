@@ -1,6 +1,7 @@
 // Boot config: the original format, the extended schema in JSON and YAML,
 // every validation error's message, and the boot plan.
 #include "orchestrator/config/config.h"
+#include "orchestrator/config/preflight.h"
 
 #include <stdlib.h>
 
@@ -570,6 +571,90 @@ TEST(ConfigTest, ComponentJsonRoundTripsAndRedactsEnv) {
   nlohmann::json redacted = ComponentSpecToJson(config->components[0], /*redact_env=*/true);
   EXPECT_EQ(redacted["env"]["PASSWORD"], "<redacted>");
   EXPECT_EQ(redacted.dump().find("\"pw\""), std::string::npos);
+}
+
+
+// --- Regressions of issue 9 ------------------------------------------------
+
+// Regression: a config nested ~70,000 levels deep crashed `razar check` and
+// `razar boot` (stack overflow while building the "got ..." message). Now
+// it is refused, with the line, before any parser recurses into it.
+TEST(ConfigTest, ConfigNestedSeventyThousandLevelsDeepIsAOneLineError) {
+  const std::string deep_json =
+      R"({"components": [{"name": "db", "command": )" + std::string(70'000, '[') +
+      std::string(70'000, ']') + "}]}";
+  ExpectError(Json(deep_json), {kFile, "nested deeper than 64 levels", "line 1"});
+  const std::string deep_yaml =
+      "components:\n  - name: db\n    command: " + std::string(70'000, '[') +
+      std::string(70'000, ']') + "\n";
+  ExpectError(Yaml(deep_yaml), {"boot.yaml", "nested deeper than 64 levels", "line 3"});
+  // A string holding brackets is not nesting.
+  auto ok = Json(One(R"("env": {"X": ")" + std::string(200, '[') + R"("})"));
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+}
+
+// Regression: a directory given as the config path said "pread: Is a
+// directory" without naming the file.
+TEST(ConfigTest, DirectoryAsConfigPathNamesThePath) {
+  TempDir dir;
+  Result<BootConfig> r = LoadBootConfig(dir.path());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(dir.path()), std::string::npos) << r.status().ToString();
+}
+
+// Regression: `"http": {"bind": "0.0.0.0"}` was accepted without a token,
+// and the node's status was served to every interface.
+TEST(ConfigTest, PublicBindWithoutATokenIsRefusedUnlessExplicitlyAllowed) {
+  const std::string comp = R"({"name":"db","command":["db-server"]})";
+  ExpectError(Json(R"({"components":[)" + comp + R"(], "http": {"bind": "0.0.0.0"}})"),
+              {kFile, "http.bind", "token", "allow_public_without_token"});
+  auto allowed = Json(R"({"components":[)" + comp +
+                      R"(], "http": {"bind": "0.0.0.0", "allow_public_without_token": true}})");
+  ASSERT_TRUE(allowed.ok()) << allowed.status().ToString();
+  EXPECT_TRUE(allowed->http.allow_public_without_token);
+  for (const char* loopback : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) {
+    auto r = Json(R"({"components":[)" + comp + R"(], "http": {"bind": ")" + loopback + R"("}})");
+    EXPECT_TRUE(r.ok()) << loopback << ": " << r.status().ToString();
+  }
+  auto off = Json(R"({"components":[)" + comp + R"(], "http": {"bind": "0.0.0.0", "port": 0}})");
+  EXPECT_TRUE(off.ok()) << "no server, nothing exposed: " << off.status().ToString();
+}
+
+TEST(ConfigTest, StartGraceDefaultsToOneSecondAndZeroIsAllowed) {
+  auto d = Json(One(""));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->components[0].start_grace_ms, 1'000u);
+  auto z = Json(One(R"("start_grace_ms": 0)"));
+  ASSERT_TRUE(z.ok()) << z.status().ToString();
+  EXPECT_EQ(z->components[0].start_grace_ms, 0u);
+  ExpectError(Json(One(R"("start_grace_ms": -1)")), {kFile, "start_grace_ms"});
+}
+
+// Regression: `razar check` passed a command that does not exist and a cwd
+// that is missing; both were found only at boot.
+TEST(PreflightTest, WarnsAboutMissingProgramsAndDirectories) {
+  TempDir dir;
+  const std::string path = dir.Sub("boot.json");
+  WriteFile(path, R"({"components": [
+      {"name": "ok", "command": ["sh", "-c", "true"], "health_check": ["/bin/true"]},
+      {"name": "ghost", "command": ["no-such-program-razar-test"]},
+      {"name": "lost", "command": ["./run.sh"], "cwd": "does/not/exist"},
+      {"name": "probe", "command": ["/bin/true"], "health_check": ["./nope.sh"]}]})");
+  Result<BootConfig> cfg = LoadBootConfig(path);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  const std::vector<std::string> w = PreflightWarnings(*cfg);
+  ASSERT_EQ(w.size(), 4u) << ::testing::PrintToString(w);
+  auto has = [&](const std::string& a, const std::string& b) {
+    for (const auto& line : w) {
+      if (line.find(a) != std::string::npos && line.find(b) != std::string::npos) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("\"ghost\"", "key \"command\""));
+  EXPECT_TRUE(has("\"lost\"", "key \"cwd\""));
+  EXPECT_TRUE(has("\"lost\"", "key \"command\"")) << "relative to a cwd that does not exist";
+  EXPECT_TRUE(has("\"probe\"", "key \"probe.command\""));
+  EXPECT_FALSE(has("\"ok\"", "")) << "sh is found in PATH, /bin/true is executable";
 }
 
 }  // namespace

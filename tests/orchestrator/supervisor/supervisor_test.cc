@@ -8,6 +8,7 @@
 // (so do its probes and grandchildren), which is how TearDown finds a
 // process a test left running: it kills it and fails the test.
 
+#include "orchestrator/config/names.h"
 #include "orchestrator/supervisor/supervisor.h"
 
 #include <arpa/inet.h>
@@ -826,6 +827,155 @@ TEST_F(BootTest, BootStageMetricIsStagesPlusOneWhenBootIsDone) {
       << text;
   EXPECT_NE(text.find("razar_component_up{component=\"a\",layer=\"root\"} 1"), std::string::npos);
   sup->StopAll();
+}
+
+
+// --- Regressions of issue 9 ------------------------------------------------
+
+// Regression (boot.cc Probe, kNone): a component without a probe was
+// healthy as soon as it ran, so `sh -c 'exit 3'` could be declared healthy
+// in the instant before it died, and the boot result never saw the
+// failure. Now it must survive start_grace_ms first.
+TEST_F(BootTest, ComponentWithoutAProbeThatExitsAtOnceIsNeverHealthy) {
+  json c = Shell("quick", "exit 3");
+  c["retries"] = 0;
+  auto sup = NewSupervisor(WriteConfig({c}));
+  ASSERT_NE(sup, nullptr);
+  ASSERT_TRUE(sup->Boot().ok());
+  EXPECT_STATUS(sup, "quick", kQuarantined);
+  EXPECT_FALSE(sup->Healthy());
+  EXPECT_EQ(Count(ReadEvents(Base()), "healthy", "quick"), 0u) << "declared healthy once";
+  sup->StopAll();
+}
+
+TEST_F(BootTest, ComponentWithoutAProbeIsHealthyOnlyAfterItsStartGrace) {
+  json c = Shell("steady", "exec sleep 60");
+  c["start_grace_ms"] = 400;
+  auto sup = NewSupervisor(WriteConfig({c}));
+  ASSERT_NE(sup, nullptr);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(sup->Boot().ok());
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_STATUS(sup, "steady", kHealthy);
+  EXPECT_GE(took, std::chrono::milliseconds(400)) << "healthy before its start grace";
+  sup->StopAll();
+}
+
+// A sink that blocks (a disk that hangs) delays status changes, never the
+// readers: /health and /status read the state without waiting for sinks.
+class BlockingSink : public StatusSink {
+ public:
+  void Record(const StatusChange& change) override {
+    std::unique_lock<std::mutex> l(mu_);
+    if (change.status == ComponentStatus::kHealthy) {
+      blocked_ = true;
+      cv_.notify_all();
+      cv_.wait(l, [&] { return released_; });
+    }
+  }
+  bool WaitBlocked(int64_t ms) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::milliseconds(ms), [&] { return blocked_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> l(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool blocked_ = false;
+  bool released_ = false;
+};
+
+TEST_F(BootTest, ASinkThatBlocksDoesNotBlockHealthOrStatus) {
+  BlockingSink sink;
+  SupervisorOptions o;
+  o.extra_sinks = {&sink};
+  json c = Shell("a", "exec sleep 60");
+  c["start_grace_ms"] = 0;
+  auto sup = NewSupervisor(WriteConfig({c}), std::move(o));
+  ASSERT_NE(sup, nullptr);
+  std::thread boot([&] { ASSERT_TRUE(sup->Boot().ok()); });
+  ASSERT_TRUE(sink.WaitBlocked(10'000)) << "the healthy change never reached the sink";
+  // The boot thread is stuck inside the sink now. Readers are not.
+  std::atomic<bool> answered{false};
+  std::thread reader([&] {
+    (void)sup->Healthy();
+    (void)sup->StatusJson();
+    answered = true;
+  });
+  const bool in_time = WaitUntil([&] { return answered.load(); }, 2'000);
+  EXPECT_TRUE(in_time) << "Healthy()/StatusJson() waited for a blocked sink";
+  EXPECT_STATUS(sup, "a", kHealthy) << "the state is decided before the sinks run";
+  sink.Release();
+  reader.join();
+  boot.join();
+  sup->StopAll();
+}
+
+// Regression (boot.cc AppendSpine): a graceful stop was written to the
+// spine as `failed` with detail "stopped", so `razar-replay timeline`
+// showed every clean shutdown as a failure.
+TEST_F(BootTest, GracefulStopIsRecordedInTheSpineAsStopped) {
+  storage::SpineOptions so;
+  so.dir = Base() + "/logs/spine";
+  so.log.segment_bytes = 4u << 20;
+  Result<std::unique_ptr<storage::Spine>> spine = storage::Spine::Open(so);
+  ASSERT_TRUE(spine.ok()) << spine.status().ToString();
+  SupervisorOptions o;
+  o.spine = spine->get();
+  json c = Shell("svc", "exec sleep 60");
+  c["layer"] = "solar";
+  c["start_grace_ms"] = 0;
+  auto sup = NewSupervisor(WriteConfig({c}), std::move(o));
+  ASSERT_NE(sup, nullptr);
+  ASSERT_TRUE(sup->Boot().ok());
+  sup->StopAll();
+  sup.reset();
+  const storage::State state = (*spine)->CopyState();
+  const auto& comps = state.layer(storage::Layer::solar).components;
+  const auto it = comps.find(ComponentIdOf("svc"));
+  ASSERT_NE(it, comps.end());
+  EXPECT_STREQ(storage::ComponentStateName(it->second.state), "stopped");
+  EXPECT_EQ(it->second.detail, "killed by signal 15 (SIGTERM)");
+  ASSERT_TRUE((*spine)->Close().ok());
+}
+
+// Regression (boot.cc LaunchOnce): with a relative --base the component got
+// NOTIFY_SOCKET=./logs/notify/<name>.sock, which `systemd-notify` refuses
+// and which does not resolve from the component's own cwd.
+TEST_F(BootTest, NotifySocketIsAbsoluteEvenWithARelativeBase) {
+  const std::string seen = Path("notify_socket.txt");
+  json c = Shell("n", "echo \"$NOTIFY_SOCKET\" > '" + seen + "'; exec sleep 60");
+  c["probe"] = {{"notify", true}, {"timeout_ms", 200}};
+  c["start_timeout_ms"] = 1500;
+  c["retries"] = 0;
+  const std::string config = WriteConfig({c});
+  Result<BootConfig> cfg = LoadBootConfig(config);
+  ASSERT_TRUE(cfg.ok());
+  char cwd[4096];
+  ASSERT_NE(::getcwd(cwd, sizeof cwd), nullptr);
+  ASSERT_EQ(::chdir(dir_.c_str()), 0);
+  SupervisorOptions o;
+  o.config = *cfg;
+  o.paths.base = "base";  // relative to the cwd
+  o.startup_probe_interval_ms = 50;
+  auto sup = Supervisor::Create(std::move(o));
+  ASSERT_TRUE(sup.ok()) << sup.status().ToString();
+  ASSERT_TRUE((*sup)->Boot().ok());
+  ASSERT_EQ(::chdir(cwd), 0);
+  std::string value;
+  WaitUntil([&] {
+    std::ifstream in(seen);
+    return static_cast<bool>(std::getline(in, value)) && !value.empty();
+  }, 5'000);
+  ASSERT_FALSE(value.empty()) << "the component never recorded its NOTIFY_SOCKET";
+  EXPECT_TRUE(value.front() == '/' || value.front() == '@') << value;
+  EXPECT_EQ(value, dir_ + "/base/logs/notify/n.sock");
+  (*sup)->StopAll();
 }
 
 }  // namespace
