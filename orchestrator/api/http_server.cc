@@ -1,5 +1,7 @@
 #include "orchestrator/api/http_server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -9,7 +11,8 @@
 
 #include <httplib.h>
 
-#include "orchestrator/journal/runtime_state.h"  // DumpJson
+#include "orchestrator/api/connection_guard.h"
+#include "orchestrator/base/json_text.h"
 
 namespace razar::orchestrator {
 namespace {
@@ -18,7 +21,15 @@ constexpr const char* kJson = "application/json";
 constexpr const char* kAllow = "GET, HEAD";
 constexpr time_t kIoTimeoutSec = 5;
 constexpr size_t kMaxPayloadBytes = 64 * 1024;
-constexpr size_t kWorkerThreads = 4;
+// Workers. How long one connection may hold one (from accept to close,
+// whatever the client sends) is connection_lifetime_ms_ (default 10 s): a
+// request to these endpoints takes milliseconds, so a connection still
+// open after that is a slow or hostile client (ConnectionGuard).
+constexpr size_t kWorkerThreads = 16;
+constexpr size_t kMaxConnections = 256;
+// A connection that sends nothing is not handed to a worker at all for
+// this long (TCP_DEFER_ACCEPT); the lifetime above bounds it after that.
+constexpr int kDeferAcceptSec = 2;
 
 void SetJson(httplib::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
@@ -45,6 +56,8 @@ httplib::Server::Handler Guarded(Fn fn) {
 void SocketOptions(int sock) {
   int yes = 1;
   ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  int defer = kDeferAcceptSec;
+  ::setsockopt(sock, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
 }
 
 }  // namespace
@@ -64,7 +77,11 @@ Status HttpServer::Start() {
   auto impl = std::make_unique<Impl>();
   httplib::Server& svr = impl->server;
   svr.set_socket_options(SocketOptions);
-  svr.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
+  // Called on the listen thread after bind, so port_ is known by then.
+  svr.new_task_queue = [this] {
+    return new ConnectionGuard(port_, kWorkerThreads, connection_lifetime_ms_, kMaxConnections,
+                               &guard_stats_);
+  };
   svr.set_read_timeout(kIoTimeoutSec, 0);
   svr.set_write_timeout(kIoTimeoutSec, 0);
   svr.set_keep_alive_timeout(kIoTimeoutSec);

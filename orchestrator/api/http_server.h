@@ -14,9 +14,13 @@
 // The server binds HttpSpec::bind (default 127.0.0.1) and HttpSpec::port;
 // port 0 binds an ephemeral port (tests), reported by port(). Whether the
 // boot loop runs the server at all (spec.h: port 0 in the config disables
-// it) is the caller's decision. Requests are served by a small thread pool
-// with read/write timeouts and a bounded request size, so a slow or hostile
-// client cannot wedge it; malformed requests get a 400 from httplib.
+// it) is the caller's decision. Requests are served by a pool of 16
+// workers with read/write timeouts and a bounded request size; every
+// connection has a lifetime of 10 s from accept (ConnectionGuard,
+// connection_guard.h), at most 256 are open at once, and one that sends
+// nothing is not given a worker for its first 2 s (TCP_DEFER_ACCEPT), so
+// slow, silent or hostile clients cannot stall /health. Malformed requests
+// get a 400 from httplib.
 //
 // Mutating endpoints are not part of this server yet. When they come they
 // must call TokenMatches() (constant-time) on the bearer token; with no
@@ -40,6 +44,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "orchestrator/api/connection_stats.h"
 #include "orchestrator/metrics/metrics.h"
 #include "orchestrator/config/spec.h"
 #include "storage/status.h"
@@ -71,6 +76,12 @@ class HttpServer {
   // The bound port (the ephemeral one when spec.port == 0). 0 before Start.
   uint16_t port() const { return port_; }
   bool running() const { return running_; }
+  // Connections shut down for outliving their lifetime (or over the limit),
+  // and connections served without a lifetime (their socket not found).
+  uint64_t connections_cut() const { return guard_stats_.cut.load(); }
+  uint64_t connections_unguarded() const { return guard_stats_.unguarded.load(); }
+  // Default 10 s. REQUIRES: before Start (tests shorten it).
+  void set_connection_lifetime_ms(uint32_t ms) { connection_lifetime_ms_ = ms; }
 
   // True iff a token is configured and `presented` equals it. Compares in
   // time independent of where the strings differ (no timing oracle).
@@ -85,7 +96,9 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
   std::thread thread_;
   std::atomic<bool> running_{false};
-  uint16_t port_ = 0;
+  std::atomic<uint16_t> port_{0};
+  ConnectionGuardStats guard_stats_;
+  uint32_t connection_lifetime_ms_ = 10'000;
 };
 
 }  // namespace razar::orchestrator

@@ -13,6 +13,9 @@
 #include <stdexcept>
 #include <string>
 
+#include <thread>
+#include <vector>
+#include <chrono>
 #include <gtest/gtest.h>
 
 #include "orchestrator/httplib_for_tests.h"
@@ -62,6 +65,7 @@ class HttpServerTest : public ::testing::Test {
     };
     callbacks.metrics = &metrics_;
     server_ = std::make_unique<HttpServer>(std::move(spec), std::move(callbacks));
+    if (lifetime_ms_ != 0) server_->set_connection_lifetime_ms(lifetime_ms_);
     Status s = server_->Start();
     ASSERT_TRUE(s.ok()) << s.ToString();
     ASSERT_NE(server_->port(), 0);
@@ -78,6 +82,7 @@ class HttpServerTest : public ::testing::Test {
 
   std::atomic<bool> healthy_{false};
   std::atomic<bool> status_throws_{false};
+  uint32_t lifetime_ms_ = 0;  // 0: the server's default
   Metrics metrics_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<httplib::Client> client_;
@@ -187,6 +192,73 @@ TEST_F(HttpServerTest, GarbageBytesDoNotKillIt) {
                                   "Connection: close\r\n\r\n",
                                   /*half_close=*/false);
   EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+}
+
+int ConnectTo(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Regression: four clients sending a partial header line every few seconds
+// stalled GET /health for as long as they kept sending (httplib bounds each
+// read, not the request, and had four workers); four silent connections
+// delayed it by seconds. Now /health answers at once beside them, and each
+// slow connection is cut at its lifetime.
+TEST_F(HttpServerTest, SlowAndSilentClientsDoNotStallHealth) {
+  healthy_ = true;
+  lifetime_ms_ = 1'500;
+  StartServer();
+  const uint16_t port = server_->port();
+  std::vector<int> slow, silent;
+  for (int i = 0; i < 4; ++i) {
+    slow.push_back(ConnectTo(port));
+    silent.push_back(ConnectTo(port));
+    ASSERT_GE(slow.back(), 0);
+    ASSERT_GE(silent.back(), 0);
+    ::send(slow.back(), "GET /health HTTP/1.1\r\n", 22, MSG_NOSIGNAL);
+  }
+  std::atomic<bool> trickling{true};
+  std::thread trickle([&] {
+    for (int round = 0; trickling && round < 60; ++round) {  // bounded: at most 6 s
+      for (int fd : slow) ::send(fd, "X-Slow: a\r\n", 11, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto res = client_->Get("/health");
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200);
+    EXPECT_LT(took, std::chrono::milliseconds(1500)) << "/health waited behind slow clients";
+  }
+  // The trickling connections are cut at their lifetime (here 1.5 s; plus
+  // the watchdog's period and scheduling slack), long before httplib's own
+  // limits would end them.
+  char buf[256];
+  for (int fd : slow) {
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+    }
+    EXPECT_EQ(n, 0) << "a slow connection was never closed by the server";
+  }
+  EXPECT_GE(server_->connections_cut(), 4u);
+  EXPECT_EQ(server_->connections_unguarded(), 0u);
+  trickling = false;
+  trickle.join();
+  for (int fd : slow) ::close(fd);
+  for (int fd : silent) ::close(fd);
+  ExpectStillServing();
 }
 
 TEST_F(HttpServerTest, PortInUseIsAClearError) {
