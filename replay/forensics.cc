@@ -1,21 +1,14 @@
 #include "replay/forensics.h"
 
-#include <fcntl.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <tuple>
 
+#include "replay/spine_dir.h"
 #include "storage/spine.h"
 
 namespace razar::replay {
@@ -30,9 +23,6 @@ namespace fb = ::razar::fb;
 
 namespace {
 
-std::string LogDir(const std::string& spine) { return storage::JoinPath(spine, "log"); }
-std::string SnapDir(const std::string& spine) { return storage::JoinPath(spine, "snapshots"); }
-
 uint64_t TreeBytes(const std::string& dir) {
   std::error_code ec;
   uint64_t n = 0;
@@ -43,38 +33,9 @@ uint64_t TreeBytes(const std::string& dir) {
   return n;
 }
 
-// The snapshot store as a secondary, its own files in a private directory
-// removed with it.
-class ReadOnlyStore {
- public:
-  static Result<std::unique_ptr<ReadOnlyStore>> Open(const std::string& spine) {
-    std::unique_ptr<ReadOnlyStore> s(new ReadOnlyStore);
-    std::string tmpl = (std::filesystem::temp_directory_path() / "razar-replay-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) return Status::FromErrno("mkdtemp", errno);
-    s->scratch_ = tmpl;
-    storage::SnapshotStoreOptions so;
-    so.path = SnapDir(spine);
-    so.read_only = true;
-    so.secondary_path = tmpl;
-    RAZAR_ASSIGN_OR_RETURN(s->store_, storage::SnapshotStore::Open(so));
-    return s;
-  }
-  ~ReadOnlyStore() {
-    store_.reset();
-    std::error_code ec;
-    if (!scratch_.empty()) std::filesystem::remove_all(scratch_, ec);
-  }
-  storage::SnapshotStore* get() { return store_.get(); }
-
- private:
-  ReadOnlyStore() = default;
-  std::string scratch_;
-  std::unique_ptr<storage::SnapshotStore> store_;
-};
-
 Result<std::unique_ptr<LogReader>> SkippingReader(const std::string& spine) {
   storage::LogReaderOptions ro;
-  ro.dir = LogDir(spine);
+  ro.dir = storage::SpineLogDir(spine);
   ro.mode = storage::RecoveryMode::kSkipAnyCorruptedRecords;
   return LogReader::Open(ro);
 }
@@ -222,36 +183,6 @@ std::vector<storage::Damage> DamagesOf(const std::string& spine_dir,
   return out;
 }
 
-bool SpineIsLive(const std::string& spine_dir, int* holder_pid) {
-  // RocksDB holds a POSIX lock on snapshots/LOCK while a spine is open.
-  // Look it up in /proc/locks rather than opening the file: closing any
-  // descriptor of it would drop this process's own POSIX locks on it.
-  struct stat st;
-  const std::string lock = storage::JoinPath(SnapDir(spine_dir), "LOCK");
-  if (::stat(lock.c_str(), &st) != 0) return false;
-  std::ifstream locks("/proc/locks");
-  std::string line;
-  while (std::getline(locks, line)) {
-    // "1: POSIX  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
-    std::istringstream in(line);
-    std::string idx, type, advisory, mode, pid, dev;
-    if (!(in >> idx >> type)) continue;
-    if (type == "->") continue;  // a waiter, not a holder
-    if (!(in >> advisory >> mode >> pid >> dev)) continue;
-    if (type != "POSIX" && type != "OFDLCK") continue;
-    const size_t colon = dev.rfind(':');
-    if (colon == std::string::npos || dev.substr(colon + 1) != std::to_string(st.st_ino)) continue;
-    const unsigned maj =
-        static_cast<unsigned>(std::strtoul(dev.substr(0, dev.find(':')).c_str(), nullptr, 16));
-    const unsigned min = static_cast<unsigned>(std::strtoul(
-        dev.substr(dev.find(':') + 1, colon - dev.find(':') - 1).c_str(), nullptr, 16));
-    if (maj != major(st.st_dev) || min != minor(st.st_dev)) continue;
-    if (holder_pid != nullptr) *holder_pid = std::atoi(pid.c_str());
-    return true;
-  }
-  return false;
-}
-
 Result<SpineInfo> Inspect(const std::string& spine_dir) {
   RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir));
   SpineInfo info;
@@ -295,8 +226,8 @@ Result<SpineInfo> Inspect(const std::string& spine_dir) {
     info.log_bytes += s.file_bytes;
     info.segments.push_back(si);
   }
-  info.snapshot_bytes = TreeBytes(SnapDir(spine_dir));
-  Result<std::unique_ptr<ReadOnlyStore>> store = ReadOnlyStore::Open(spine_dir);
+  info.snapshot_bytes = TreeBytes(storage::SpineSnapshotDir(spine_dir));
+  Result<std::unique_ptr<ReadOnlySnapshotStore>> store = ReadOnlySnapshotStore::OpenFor(spine_dir);
   if (!store.ok()) {
     info.problems.push_back("snapshot store unreadable: " + store.status().ToString());
     return info;
@@ -345,7 +276,7 @@ Result<VerifyReport> Verify(const std::string& spine_dir) {
       out.damages.push_back(FromDamage(d));
     }
   }
-  Result<std::unique_ptr<ReadOnlyStore>> store = ReadOnlyStore::Open(spine_dir);
+  Result<std::unique_ptr<ReadOnlySnapshotStore>> store = ReadOnlySnapshotStore::OpenFor(spine_dir);
   if (!store.ok()) {
     Finding f;
     f.where = "snapshots/";

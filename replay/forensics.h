@@ -27,10 +27,6 @@
 
 namespace razar::replay {
 
-// Whether a process other than this one has the spine open for writing
-// (it holds the lock of the snapshot store). *holder_pid gets its pid.
-bool SpineIsLive(const std::string& spine_dir, int* holder_pid = nullptr);
-
 // The damages of a read report, without the torn tail of a live spine's
 // newest segment (a group commit in flight), which goes to *notes instead.
 std::vector<storage::Damage> DamagesOf(const std::string& spine_dir,

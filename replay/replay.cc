@@ -1,6 +1,5 @@
 #include "replay/replay.h"
 
-#include <stdlib.h>
 #include <time.h>
 
 #include <algorithm>
@@ -13,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-#include "replay/forensics.h"
+#include "replay/spine_dir.h"
 #include "storage/spine.h"
 
 namespace razar::replay {
@@ -654,37 +653,6 @@ Result<SnapshotLoad> LoadSnapshots(storage::SnapshotStore* store, const Target& 
 
 // --- The whole rebuild ---
 
-Status CheckSpineDir(const std::string& dir) {
-  RAZAR_RETURN_IF_ERROR(storage::CheckSpineIdentity(Env::Default(), dir));
-  std::error_code ec;
-  if (!std::filesystem::is_directory(storage::JoinPath(dir, "log"), ec)) {
-    return Status::NotFound(dir + " is not a RAZAR spine (no log/ directory)");
-  }
-  return Status::Ok();
-}
-
-namespace {
-
-// A private directory for the RocksDB secondary's own files, removed on
-// destruction: the spine directory itself is never written.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "razar-replay-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-}  // namespace
-
 namespace {
 
 Result<Rebuilt> RebuildOnce(const RebuildOptions& options, bool* coverage_gap) {
@@ -693,7 +661,7 @@ Result<Rebuilt> RebuildOnce(const RebuildOptions& options, bool* coverage_gap) {
   Rebuilt out;
   LogReplayOptions lo;
   lo.env = env;
-  lo.log_dir = storage::JoinPath(options.spine_dir, "log");
+  lo.log_dir = storage::SpineLogDir(options.spine_dir);
   lo.mode = options.mode;
   lo.target = options.target;
   lo.threads = options.threads;
@@ -703,15 +671,11 @@ Result<Rebuilt> RebuildOnce(const RebuildOptions& options, bool* coverage_gap) {
   RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, OpenReader(lo));
   lo.reader = reader.get();
   if (options.use_snapshots) {
-    ScratchDir scratch;
-    if (scratch.path().empty()) return Status::FromErrno("mkdtemp for the snapshot reader", errno);
-    storage::SnapshotStoreOptions so;
-    so.path = storage::JoinPath(options.spine_dir, "snapshots");
-    so.read_only = true;
-    so.secondary_path = scratch.path();
-    Result<std::unique_ptr<storage::SnapshotStore>> store = storage::SnapshotStore::Open(so);
-    if (!store.ok()) {
-      out.snapshots.problems.push_back("snapshot store unreadable (" + store.status().ToString() +
+    RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<ReadOnlySnapshotStore> store,
+                           ReadOnlySnapshotStore::Create());
+    Status opened = store->Open(options.spine_dir);
+    if (!opened.ok()) {
+      out.snapshots.problems.push_back("snapshot store unreadable (" + opened.ToString() +
                                        "); rebuilding from the log alone");
     } else {
       RAZAR_ASSIGN_OR_RETURN(SnapshotLoad load,

@@ -178,7 +178,4 @@ Result<Rebuilt> Rebuild(const RebuildOptions& options);
 // (SpineOptions::log_replayer), with `threads` threads (0: hardware).
 storage::LogReplayFn ParallelLogReplayer(uint32_t threads = 0);
 
-// True if `dir` looks like a spine (SPINE identity file, log/ directory).
-Status CheckSpineDir(const std::string& dir);
-
 }  // namespace razar::replay

@@ -52,6 +52,11 @@ Status CheckSpineIdentity(Env* env, const std::string& dir) {
   return Status::Ok();
 }
 
+std::string SpineLogDir(const std::string& spine_dir) { return JoinPath(spine_dir, "log"); }
+std::string SpineSnapshotDir(const std::string& spine_dir) {
+  return JoinPath(spine_dir, "snapshots");
+}
+
 namespace {
 
 // Creates the identity file atomically (temp, fsync, rename, dir fsync), or
@@ -90,7 +95,7 @@ Result<std::unique_ptr<Spine>> Spine::Open(const SpineOptions& options) {
   RAZAR_RETURN_IF_ERROR(EnsureIdentity(env, options.dir));
 
   SnapshotStoreOptions so;
-  so.path = JoinPath(options.dir, "snapshots");
+  so.path = SpineSnapshotDir(options.dir);
   so.method = options.snapshot_method;
   RAZAR_ASSIGN_OR_RETURN(s->store_, SnapshotStore::Open(so));
   RAZAR_ASSIGN_OR_RETURN(uint64_t unpublished, s->store_->DeleteUnpublished());
@@ -103,7 +108,7 @@ Result<std::unique_ptr<Spine>> Spine::Open(const SpineOptions& options) {
   // refuses damage that would hide acknowledged records) before replay.
   LogWriterOptions lo = options.log;
   lo.env = env;
-  lo.dir = JoinPath(options.dir, "log");
+  lo.dir = SpineLogDir(options.dir);
   RAZAR_ASSIGN_OR_RETURN(s->log_, LogWriter::Open(lo));
   RAZAR_RETURN_IF_ERROR(s->Recover());
   if (options.snapshot_interval_s > 0)
@@ -135,7 +140,7 @@ Status Spine::Recover() {
   if (options_.log_replayer) {
     LogReplayJob job;
     job.env = env_;
-    job.log_dir = JoinPath(options_.dir, "log");
+    job.log_dir = SpineLogDir(options_.dir);
     job.cuts = &cut;
     job.snapshot_ids = recovery_.snapshot_ids;
     job.state = &state_;
@@ -147,7 +152,7 @@ Status Spine::Recover() {
   }
   LogReaderOptions ro;
   ro.env = env_;
-  ro.dir = JoinPath(options_.dir, "log");
+  ro.dir = SpineLogDir(options_.dir);
   RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, LogReader::Open(ro));
   RecordView v;
   bool checked_start = false;
@@ -390,7 +395,7 @@ Status Spine::DeleteCoveredSegments() {
     if (list.empty()) return Status::Ok();
     covered = std::min(covered, list.back().min_lsn());
   }
-  const std::string dir = JoinPath(options_.dir, "log");
+  const std::string dir = SpineLogDir(options_.dir);
   RAZAR_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir));
   std::vector<std::pair<Lsn, std::string>> segs;
   for (const std::string& n : names) {

@@ -85,6 +85,10 @@ struct RecoveryReport {
 // identity), NotSupported (another format version or shard count).
 Status CheckSpineIdentity(Env* env, const std::string& dir);
 
+// Where a spine keeps its heartbeat log and its snapshot store.
+std::string SpineLogDir(const std::string& spine_dir);       // <spine_dir>/log
+std::string SpineSnapshotDir(const std::string& spine_dir);  // <spine_dir>/snapshots
+
 class Spine {
  public:
   static Result<std::unique_ptr<Spine>> Open(const SpineOptions& options);
