@@ -23,6 +23,8 @@ namespace fb = ::razar::fb;
 
 namespace {
 
+// Sizes by stat, not through the Env: opening and closing RocksDB's LOCK
+// would drop a POSIX lock this process may hold on it.
 uint64_t TreeBytes(const std::string& dir) {
   std::error_code ec;
   uint64_t n = 0;
@@ -33,8 +35,9 @@ uint64_t TreeBytes(const std::string& dir) {
   return n;
 }
 
-Result<std::unique_ptr<LogReader>> SkippingReader(const std::string& spine) {
+Result<std::unique_ptr<LogReader>> SkippingReader(storage::Env* env, const std::string& spine) {
   storage::LogReaderOptions ro;
+  ro.env = env;
   ro.dir = storage::SpineLogDir(spine);
   ro.mode = storage::RecoveryMode::kSkipAnyCorruptedRecords;
   return LogReader::Open(ro);
@@ -183,12 +186,12 @@ std::vector<storage::Damage> DamagesOf(const std::string& spine_dir,
   return out;
 }
 
-Result<SpineInfo> Inspect(const std::string& spine_dir) {
-  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir));
+Result<SpineInfo> Inspect(const std::string& spine_dir, storage::Env* env) {
+  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir, env));
   SpineInfo info;
   info.dir = spine_dir;
   info.live = SpineIsLive(spine_dir, &info.live_pid);
-  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(spine_dir));
+  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(env, spine_dir));
   RecordView v;
   const auto& segs = reader->report().segments;                  // listed at open, in LSN order
   std::vector<std::pair<int64_t, int64_t>> stamps(segs.size());  // first / last per segment
@@ -246,12 +249,12 @@ Result<SpineInfo> Inspect(const std::string& spine_dir) {
   return info;
 }
 
-Result<VerifyReport> Verify(const std::string& spine_dir) {
-  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir));
+Result<VerifyReport> Verify(const std::string& spine_dir, storage::Env* env) {
+  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir, env));
   VerifyReport out;
   int pid = 0;
   out.live = SpineIsLive(spine_dir, &pid);
-  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(spine_dir));
+  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(env, spine_dir));
   RecordView v;
   for (;;) {
     RAZAR_ASSIGN_OR_RETURN(bool more, reader->Next(&v));
@@ -330,9 +333,9 @@ Result<VerifyReport> Verify(const std::string& spine_dir) {
 }
 
 Result<DumpStats> Dump(const std::string& spine_dir, const DumpFilter& filter,
-                       const std::function<bool(const DumpedRecord&)>& fn) {
-  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir));
-  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(spine_dir));
+                       const std::function<bool(const DumpedRecord&)>& fn, storage::Env* env) {
+  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir, env));
+  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(env, spine_dir));
   DumpStats stats;
   Matcher m(filter);
   RecordView v;
@@ -356,7 +359,7 @@ Result<DumpStats> Dump(const std::string& spine_dir, const DumpFilter& filter,
 }
 
 Result<std::vector<TimelineEvent>> Timeline(const std::string& spine_dir, const DumpFilter& filter,
-                                            DumpStats* stats) {
+                                            DumpStats* stats, storage::Env* env) {
   std::vector<TimelineEvent> out;
   auto collect = [&](const DumpedRecord& r) {
     TimelineEvent e;
@@ -395,7 +398,7 @@ Result<std::vector<TimelineEvent>> Timeline(const std::string& spine_dir, const 
     out.push_back(std::move(e));
     return true;
   };
-  RAZAR_ASSIGN_OR_RETURN(*stats, Dump(spine_dir, filter, collect));
+  RAZAR_ASSIGN_OR_RETURN(*stats, Dump(spine_dir, filter, collect, env));
   std::stable_sort(out.begin(), out.end(), [](const TimelineEvent& a, const TimelineEvent& b) {
     return a.unix_ns < b.unix_ns;
   });

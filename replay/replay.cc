@@ -1,5 +1,6 @@
 #include "replay/replay.h"
 
+#include <fcntl.h>
 #include <time.h>
 
 #include <algorithm>
@@ -8,7 +9,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -105,11 +105,19 @@ double Since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Bytes of the segment files in `dir` (what the reader will read at most).
 uint64_t LogBytes(Env* env, const std::string& dir) {
-  std::error_code ec;
+  Result<std::vector<std::string>> names = env->ListDir(dir);
+  if (!names.ok()) return 0;  // the reader reports a missing directory
   uint64_t total = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    if (e.path().extension() == storage::log_format::kSegmentSuffix) total += e.file_size(ec);
+  for (const std::string& n : *names) {
+    Lsn first = 0;
+    if (!storage::log_format::ParseSegmentFileName(n, &first)) continue;
+    Result<int> fd = env->Open(storage::JoinPath(dir, n), O_RDONLY);
+    if (!fd.ok()) continue;  // deleted by retention since the listing
+    storage::ScopedFd guard(env, *fd);
+    Result<uint64_t> size = env->FileSize(*fd);
+    if (size.ok()) total += *size;
   }
   return total;
 }
@@ -700,7 +708,7 @@ Result<Rebuilt> RebuildOnce(const RebuildOptions& options, bool* coverage_gap) {
 }  // namespace
 
 Result<Rebuilt> Rebuild(const RebuildOptions& options) {
-  RAZAR_RETURN_IF_ERROR(CheckSpineDir(options.spine_dir));
+  RAZAR_RETURN_IF_ERROR(CheckSpineDir(options.spine_dir, options.env));
   // On a live spine, retention may delete the log segments a just-loaded
   // snapshot needs (it was replaced by newer ones meanwhile): start over
   // with the newer snapshots. A dead spine gets one attempt.
