@@ -87,6 +87,13 @@ Result<Target> ParseTarget(std::string_view text) {
   return Target::AtTime(ns);
 }
 
+storage::ReplayBound Target::Bound() const {
+  storage::ReplayBound b;
+  if (kind == Kind::kLsn) b.last_lsn = lsn;
+  if (kind == Kind::kTime) b.last_unix_ns = unix_ns;
+  return b;
+}
+
 std::string Target::ToString() const {
   switch (kind) {
     case Kind::kEnd:
@@ -120,23 +127,6 @@ uint64_t LogBytes(Env* env, const std::string& dir) {
     if (size.ok()) total += *size;
   }
   return total;
-}
-
-// Every layer must be complete from where the log begins: a layer whose
-// snapshot (or lack of one) needs older records cannot be rebuilt.
-Status CheckCoverage(const LogReplayOptions& o, const Cuts& cuts, const storage::ReadReport& r) {
-  const Lsn log_first = r.segments.empty() ? 1 : r.segments.front().first_lsn;
-  for (int li = 0; li < kLayerCount; ++li) {
-    const Lsn need = *std::min_element(cuts[li].begin(), cuts[li].end()) + 1;
-    if (need >= log_first) continue;
-    return Status::Corruption(std::string("layer ") + storage::LayerName(static_cast<Layer>(li)) +
-                              " needs log records from LSN " + std::to_string(need) +
-                              (o.snapshot_ids[li] == 0
-                                   ? std::string(" (no usable snapshot)")
-                                   : " (snapshot " + std::to_string(o.snapshot_ids[li]) + ")") +
-                              " but the log begins at LSN " + std::to_string(log_first));
-  }
-  return Status::Ok();
 }
 
 Result<std::unique_ptr<LogReader>> OpenReader(const LogReplayOptions& o) {
@@ -195,46 +185,16 @@ Status ReplayLogSequential(const LogReplayOptions& options, const Cuts& cuts, St
     reader = owned.get();
   }
   ProgressTicker ticker(options, env);
-  RecordView v;
-  bool checked = false;
-  Status result;
-  for (;;) {
-    Result<bool> more = reader->Next(&v);
-    if (!more.ok()) {
-      result = more.status();
-      break;
-    }
-    if (!checked) {
-      checked = true;
-      result = CheckCoverage(options, cuts, reader->report());
-      if (!result.ok()) {
-        stats->coverage_gap = true;
-        break;
-      }
-    }
-    if (!*more) break;
-    if (options.target.Beyond(v.lsn, v.timestamp_ns)) {
-      stats->stopped_at_target = true;
-      break;
-    }
-    ++stats->records_read;
-    stats->last_applied_lsn = v.lsn;
-    Result<DecodedRecord> d = storage::DecodeRecord(v.type, v.payload);
-    if (!d.ok()) {
-      result = d.status().WithContext("LSN " + std::to_string(v.lsn));
-      break;
-    }
-    const Route r = storage::RouteOf(*d);
-    if (v.lsn <= cuts[static_cast<int>(r.layer)][r.shard]) {
-      ++stats->records_skipped;
-    } else {
-      state->Apply(v.lsn, v.timestamp_ns, *d);
-      ++stats->records_applied;
-    }
-    if ((stats->records_read & 4095) == 0) {
-      ticker.Tick(stats->records_read, reader->report().bytes_scanned, false);
-    }
-  }
+  storage::LogReplayCounts counts;
+  const Status result = storage::ReplayLog(
+      reader, cuts, options.snapshot_ids, options.target.Bound(), state, &counts,
+      [&ticker](uint64_t records, uint64_t bytes) { ticker.Tick(records, bytes, /*done=*/false); });
+  stats->records_read = counts.records_read;
+  stats->records_applied = counts.records_applied;
+  stats->records_skipped = counts.records_skipped;
+  stats->last_applied_lsn = counts.last_lsn;
+  stats->stopped_at_target = counts.stopped_at_bound;
+  stats->coverage_gap = counts.coverage_gap;
   stats->log = reader->report();
   stats->bytes_read = stats->log.bytes_scanned;
   stats->seconds = Since(t0);
@@ -449,7 +409,7 @@ class ParallelReplay {
       }
       if (!checked_) {
         checked_ = true;
-        Status st = CheckCoverage(o_, cuts_, reader_->report());
+        Status st = storage::CheckLogCoverage(cuts_, o_.snapshot_ids, reader_->report());
         if (!st.ok()) {
           coverage_gap_ = true;
           Fail(0, 0, st);
@@ -489,7 +449,7 @@ class ParallelReplay {
         return;
       }
       const Route route = storage::RouteOf(*d);
-      if (r.lsn <= cuts_[static_cast<int>(route.layer)][route.shard]) {
+      if (storage::HeldByCut(cuts_, route, r.lsn)) {
         ++b.skipped;
         continue;
       }
