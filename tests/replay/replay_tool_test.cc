@@ -47,7 +47,7 @@
 
 #include "replay/replay.h"
 #include "replay/replay_cli.h"
-#include "storage/spine_test_util.h"
+#include "testing/spine_test_util.h"
 
 extern char** environ;
 

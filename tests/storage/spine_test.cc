@@ -29,8 +29,8 @@
 #include <thread>
 #include <vector>
 
-#include "storage/spine_test_util.h"
-#include "storage/test_util.h"
+#include "testing/spine_test_util.h"
+#include "testing/log_test_util.h"
 
 extern char** environ;
 
