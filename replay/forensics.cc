@@ -158,6 +158,21 @@ std::string LiveTailNote(int pid, const storage::Damage& d) {
          "): tail of the newest segment still in flight at offset " + std::to_string(d.offset);
 }
 
+// The damages of `report`, without the torn tail of a live spine's newest
+// segment, which goes to *notes instead.
+std::vector<storage::Damage> SplitLiveTail(bool live, int pid, const storage::ReadReport& report,
+                                           std::vector<std::string>* notes) {
+  std::vector<storage::Damage> out;
+  for (const storage::Damage& d : report.damages) {
+    if (IsLiveTail(live, d, report)) {
+      notes->push_back(LiveTailNote(pid, d));
+    } else {
+      out.push_back(d);
+    }
+  }
+  return out;
+}
+
 Finding FromDamage(const storage::Damage& d) {
   Finding f;
   f.where = "log/" + d.segment;
@@ -175,15 +190,7 @@ std::vector<storage::Damage> DamagesOf(const std::string& spine_dir,
                                        std::vector<std::string>* notes) {
   int pid = 0;
   const bool live = !report.damages.empty() && SpineIsLive(spine_dir, &pid);
-  std::vector<storage::Damage> out;
-  for (const storage::Damage& d : report.damages) {
-    if (IsLiveTail(live, d, report)) {
-      notes->push_back(LiveTailNote(pid, d));
-    } else {
-      out.push_back(d);
-    }
-  }
-  return out;
+  return SplitLiveTail(live, pid, report, notes);
 }
 
 Result<SpineInfo> Inspect(const std::string& spine_dir, storage::Env* env) {
@@ -214,13 +221,7 @@ Result<SpineInfo> Inspect(const std::string& spine_dir, storage::Env* env) {
   info.records = rep.records;
   info.first_lsn = rep.first_lsn;
   info.last_lsn = rep.last_lsn;
-  for (const storage::Damage& d : rep.damages) {
-    if (IsLiveTail(info.live, d, rep)) {
-      info.notes.push_back(LiveTailNote(info.live_pid, d));
-    } else {
-      info.damages.push_back(d);
-    }
-  }
+  info.damages = SplitLiveTail(info.live, info.live_pid, rep, &info.notes);
   for (size_t i = 0; i < rep.segments.size(); ++i) {
     const storage::SegmentSummary& s = rep.segments[i];
     SegmentInfo si;
@@ -249,11 +250,19 @@ Result<SpineInfo> Inspect(const std::string& spine_dir, storage::Env* env) {
   return info;
 }
 
-Result<VerifyReport> Verify(const std::string& spine_dir, storage::Env* env) {
-  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir, env));
-  VerifyReport out;
-  int pid = 0;
-  out.live = SpineIsLive(spine_dir, &pid);
+namespace {
+
+Finding FindingAt(std::string where, std::string kind, std::string detail, Lsn lsn = 0) {
+  Finding f;
+  f.where = std::move(where);
+  f.kind = std::move(kind);
+  f.detail = std::move(detail);
+  f.lsn = lsn;
+  return f;
+}
+
+// Verify's log half: every record read (skipping damage) and decoded.
+Status VerifyLog(storage::Env* env, const std::string& spine_dir, int live_pid, VerifyReport* out) {
   RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(env, spine_dir));
   RecordView v;
   for (;;) {
@@ -261,73 +270,72 @@ Result<VerifyReport> Verify(const std::string& spine_dir, storage::Env* env) {
     if (!more) break;
     Result<DecodedRecord> d = storage::DecodeRecord(v.type, v.payload);
     if (!d.ok()) {
-      Finding f;
-      f.where = "log";
-      f.lsn = v.lsn;
-      f.kind = "undecodable-record";
-      f.detail = "LSN " + std::to_string(v.lsn) + ": " + d.status().ToString();
-      out.damages.push_back(f);
+      out->damages.push_back(
+          FindingAt("log", "undecodable-record",
+                    "LSN " + std::to_string(v.lsn) + ": " + d.status().ToString(), v.lsn));
     }
   }
   const storage::ReadReport& rep = reader->report();
-  out.records = rep.records;
-  out.segments = rep.segments.size();
-  for (const storage::Damage& d : rep.damages) {
-    if (IsLiveTail(out.live, d, rep)) {
-      out.notes.push_back(LiveTailNote(pid, d));
-    } else {
-      out.damages.push_back(FromDamage(d));
-    }
+  out->records = rep.records;
+  out->segments = rep.segments.size();
+  for (const storage::Damage& d : SplitLiveTail(out->live, live_pid, rep, &out->notes)) {
+    out->damages.push_back(FromDamage(d));
   }
+  return Status::Ok();
+}
+
+// Whether snapshot `id` of `layer` is still published (a live writer's
+// retention may have deleted it). True when that cannot be told.
+bool StillListed(storage::SnapshotStore* store, Layer layer, uint64_t id) {
+  Result<std::vector<SnapshotManifest>> now = store->List(layer);
+  return !now.ok() || std::any_of(now->begin(), now->end(),
+                                  [&](const SnapshotManifest& x) { return x.snapshot_id == id; });
+}
+
+// Verify's snapshot half for one layer: every manifest entry checked, every
+// published snapshot loaded.
+Status VerifyLayerSnapshots(storage::SnapshotStore* store, Layer layer, VerifyReport* out) {
+  const std::string where = std::string("snapshots/") + storage::LayerName(layer);
+  std::vector<std::string> damaged;
+  RAZAR_ASSIGN_OR_RETURN(std::vector<SnapshotManifest> list, store->List(layer, &damaged));
+  for (const std::string& d : damaged)
+    out->damages.push_back(FindingAt(where, "snapshot-manifest", d));
+  for (const SnapshotManifest& m : list) {
+    ++out->snapshots;
+    const std::string name = where + " #" + std::to_string(m.snapshot_id);
+    storage::LayerState ls;
+    Status st = store->Load(m, &ls);
+    if (!st.ok() && out->live && store->CatchUp().ok()) {
+      // A live spine: this reader may lag the writer, or retention may
+      // have deleted the snapshot meanwhile. Look again before judging.
+      if (!StillListed(store, layer, m.snapshot_id)) {
+        out->notes.push_back(std::string("snapshot ") + storage::LayerName(layer) + " #" +
+                             std::to_string(m.snapshot_id) +
+                             " was deleted by retention while being verified");
+        continue;
+      }
+      st = store->Load(m, &ls);
+    }
+    if (!st.ok()) out->damages.push_back(FindingAt(name, "snapshot", st.ToString(), m.max_lsn()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<VerifyReport> Verify(const std::string& spine_dir, storage::Env* env) {
+  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir, env));
+  VerifyReport out;
+  int pid = 0;
+  out.live = SpineIsLive(spine_dir, &pid);
+  RAZAR_RETURN_IF_ERROR(VerifyLog(env, spine_dir, pid, &out));
   Result<std::unique_ptr<ReadOnlySnapshotStore>> store = ReadOnlySnapshotStore::OpenFor(spine_dir);
   if (!store.ok()) {
-    Finding f;
-    f.where = "snapshots/";
-    f.kind = "snapshot-store";
-    f.detail = store.status().ToString();
-    out.damages.push_back(f);
+    out.damages.push_back(FindingAt("snapshots/", "snapshot-store", store.status().ToString()));
     return out;
   }
   for (int li = 0; li < storage::kLayerCount; ++li) {
-    const Layer layer = static_cast<Layer>(li);
-    std::vector<std::string> damaged;
-    RAZAR_ASSIGN_OR_RETURN(std::vector<SnapshotManifest> list,
-                           (*store)->get()->List(layer, &damaged));
-    for (const std::string& d : damaged) {
-      Finding f;
-      f.where = std::string("snapshots/") + storage::LayerName(layer);
-      f.kind = "snapshot-manifest";
-      f.detail = d;
-      out.damages.push_back(f);
-    }
-    for (const SnapshotManifest& m : list) {
-      ++out.snapshots;
-      storage::LayerState ls;
-      Status st = (*store)->get()->Load(m, &ls);
-      if (!st.ok() && out.live && (*store)->get()->CatchUp().ok()) {
-        // A live spine: this reader may lag the writer, or retention may
-        // have deleted the snapshot meanwhile. Look again before judging.
-        Result<std::vector<SnapshotManifest>> now = (*store)->get()->List(layer);
-        const bool still = now.ok() && std::any_of(now->begin(), now->end(), [&](const auto& x) {
-                             return x.snapshot_id == m.snapshot_id;
-                           });
-        if (now.ok() && !still) {
-          out.notes.push_back(std::string("snapshot ") + storage::LayerName(layer) + " #" +
-                              std::to_string(m.snapshot_id) +
-                              " was deleted by retention while being verified");
-          continue;
-        }
-        st = (*store)->get()->Load(m, &ls);
-      }
-      if (st.ok()) continue;
-      Finding f;
-      f.where = std::string("snapshots/") + storage::LayerName(layer) + " #" +
-                std::to_string(m.snapshot_id);
-      f.lsn = m.max_lsn();
-      f.kind = "snapshot";
-      f.detail = st.ToString();
-      out.damages.push_back(f);
-    }
+    RAZAR_RETURN_IF_ERROR(VerifyLayerSnapshots((*store)->get(), static_cast<Layer>(li), &out));
   }
   return out;
 }
