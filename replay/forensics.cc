@@ -1,21 +1,14 @@
 #include "replay/forensics.h"
 
-#include <fcntl.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <tuple>
 
+#include "replay/spine_dir.h"
 #include "storage/spine.h"
 
 namespace razar::replay {
@@ -30,9 +23,8 @@ namespace fb = ::razar::fb;
 
 namespace {
 
-std::string LogDir(const std::string& spine) { return storage::JoinPath(spine, "log"); }
-std::string SnapDir(const std::string& spine) { return storage::JoinPath(spine, "snapshots"); }
-
+// Sizes by stat, not through the Env: opening and closing RocksDB's LOCK
+// would drop a POSIX lock this process may hold on it.
 uint64_t TreeBytes(const std::string& dir) {
   std::error_code ec;
   uint64_t n = 0;
@@ -43,38 +35,10 @@ uint64_t TreeBytes(const std::string& dir) {
   return n;
 }
 
-// The snapshot store as a secondary, its own files in a private directory
-// removed with it.
-class ReadOnlyStore {
- public:
-  static Result<std::unique_ptr<ReadOnlyStore>> Open(const std::string& spine) {
-    std::unique_ptr<ReadOnlyStore> s(new ReadOnlyStore);
-    std::string tmpl = (std::filesystem::temp_directory_path() / "razar-replay-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) return Status::FromErrno("mkdtemp", errno);
-    s->scratch_ = tmpl;
-    storage::SnapshotStoreOptions so;
-    so.path = SnapDir(spine);
-    so.read_only = true;
-    so.secondary_path = tmpl;
-    RAZAR_ASSIGN_OR_RETURN(s->store_, storage::SnapshotStore::Open(so));
-    return s;
-  }
-  ~ReadOnlyStore() {
-    store_.reset();
-    std::error_code ec;
-    if (!scratch_.empty()) std::filesystem::remove_all(scratch_, ec);
-  }
-  storage::SnapshotStore* get() { return store_.get(); }
-
- private:
-  ReadOnlyStore() = default;
-  std::string scratch_;
-  std::unique_ptr<storage::SnapshotStore> store_;
-};
-
-Result<std::unique_ptr<LogReader>> SkippingReader(const std::string& spine) {
+Result<std::unique_ptr<LogReader>> SkippingReader(storage::Env* env, const std::string& spine) {
   storage::LogReaderOptions ro;
-  ro.dir = LogDir(spine);
+  ro.env = env;
+  ro.dir = storage::SpineLogDir(spine);
   ro.mode = storage::RecoveryMode::kSkipAnyCorruptedRecords;
   return LogReader::Open(ro);
 }
@@ -194,6 +158,21 @@ std::string LiveTailNote(int pid, const storage::Damage& d) {
          "): tail of the newest segment still in flight at offset " + std::to_string(d.offset);
 }
 
+// The damages of `report`, without the torn tail of a live spine's newest
+// segment, which goes to *notes instead.
+std::vector<storage::Damage> SplitLiveTail(bool live, int pid, const storage::ReadReport& report,
+                                           std::vector<std::string>* notes) {
+  std::vector<storage::Damage> out;
+  for (const storage::Damage& d : report.damages) {
+    if (IsLiveTail(live, d, report)) {
+      notes->push_back(LiveTailNote(pid, d));
+    } else {
+      out.push_back(d);
+    }
+  }
+  return out;
+}
+
 Finding FromDamage(const storage::Damage& d) {
   Finding f;
   f.where = "log/" + d.segment;
@@ -211,53 +190,15 @@ std::vector<storage::Damage> DamagesOf(const std::string& spine_dir,
                                        std::vector<std::string>* notes) {
   int pid = 0;
   const bool live = !report.damages.empty() && SpineIsLive(spine_dir, &pid);
-  std::vector<storage::Damage> out;
-  for (const storage::Damage& d : report.damages) {
-    if (IsLiveTail(live, d, report)) {
-      notes->push_back(LiveTailNote(pid, d));
-    } else {
-      out.push_back(d);
-    }
-  }
-  return out;
+  return SplitLiveTail(live, pid, report, notes);
 }
 
-bool SpineIsLive(const std::string& spine_dir, int* holder_pid) {
-  // RocksDB holds a POSIX lock on snapshots/LOCK while a spine is open.
-  // Look it up in /proc/locks rather than opening the file: closing any
-  // descriptor of it would drop this process's own POSIX locks on it.
-  struct stat st;
-  const std::string lock = storage::JoinPath(SnapDir(spine_dir), "LOCK");
-  if (::stat(lock.c_str(), &st) != 0) return false;
-  std::ifstream locks("/proc/locks");
-  std::string line;
-  while (std::getline(locks, line)) {
-    // "1: POSIX  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
-    std::istringstream in(line);
-    std::string idx, type, advisory, mode, pid, dev;
-    if (!(in >> idx >> type)) continue;
-    if (type == "->") continue;  // a waiter, not a holder
-    if (!(in >> advisory >> mode >> pid >> dev)) continue;
-    if (type != "POSIX" && type != "OFDLCK") continue;
-    const size_t colon = dev.rfind(':');
-    if (colon == std::string::npos || dev.substr(colon + 1) != std::to_string(st.st_ino)) continue;
-    const unsigned maj =
-        static_cast<unsigned>(std::strtoul(dev.substr(0, dev.find(':')).c_str(), nullptr, 16));
-    const unsigned min = static_cast<unsigned>(std::strtoul(
-        dev.substr(dev.find(':') + 1, colon - dev.find(':') - 1).c_str(), nullptr, 16));
-    if (maj != major(st.st_dev) || min != minor(st.st_dev)) continue;
-    if (holder_pid != nullptr) *holder_pid = std::atoi(pid.c_str());
-    return true;
-  }
-  return false;
-}
-
-Result<SpineInfo> Inspect(const std::string& spine_dir) {
-  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir));
+Result<SpineInfo> Inspect(const std::string& spine_dir, storage::Env* env) {
+  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir, env));
   SpineInfo info;
   info.dir = spine_dir;
   info.live = SpineIsLive(spine_dir, &info.live_pid);
-  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(spine_dir));
+  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(env, spine_dir));
   RecordView v;
   const auto& segs = reader->report().segments;                  // listed at open, in LSN order
   std::vector<std::pair<int64_t, int64_t>> stamps(segs.size());  // first / last per segment
@@ -280,13 +221,7 @@ Result<SpineInfo> Inspect(const std::string& spine_dir) {
   info.records = rep.records;
   info.first_lsn = rep.first_lsn;
   info.last_lsn = rep.last_lsn;
-  for (const storage::Damage& d : rep.damages) {
-    if (IsLiveTail(info.live, d, rep)) {
-      info.notes.push_back(LiveTailNote(info.live_pid, d));
-    } else {
-      info.damages.push_back(d);
-    }
-  }
+  info.damages = SplitLiveTail(info.live, info.live_pid, rep, &info.notes);
   for (size_t i = 0; i < rep.segments.size(); ++i) {
     const storage::SegmentSummary& s = rep.segments[i];
     SegmentInfo si;
@@ -295,8 +230,8 @@ Result<SpineInfo> Inspect(const std::string& spine_dir) {
     info.log_bytes += s.file_bytes;
     info.segments.push_back(si);
   }
-  info.snapshot_bytes = TreeBytes(SnapDir(spine_dir));
-  Result<std::unique_ptr<ReadOnlyStore>> store = ReadOnlyStore::Open(spine_dir);
+  info.snapshot_bytes = TreeBytes(storage::SpineSnapshotDir(spine_dir));
+  Result<std::unique_ptr<ReadOnlySnapshotStore>> store = ReadOnlySnapshotStore::OpenFor(spine_dir);
   if (!store.ok()) {
     info.problems.push_back("snapshot store unreadable: " + store.status().ToString());
     return info;
@@ -315,93 +250,100 @@ Result<SpineInfo> Inspect(const std::string& spine_dir) {
   return info;
 }
 
-Result<VerifyReport> Verify(const std::string& spine_dir) {
-  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir));
-  VerifyReport out;
-  int pid = 0;
-  out.live = SpineIsLive(spine_dir, &pid);
-  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(spine_dir));
+namespace {
+
+Finding FindingAt(std::string where, std::string kind, std::string detail, Lsn lsn = 0) {
+  Finding f;
+  f.where = std::move(where);
+  f.kind = std::move(kind);
+  f.detail = std::move(detail);
+  f.lsn = lsn;
+  return f;
+}
+
+// Verify's log half: every record read (skipping damage) and decoded.
+Status VerifyLog(storage::Env* env, const std::string& spine_dir, int live_pid, VerifyReport* out) {
+  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(env, spine_dir));
   RecordView v;
   for (;;) {
     RAZAR_ASSIGN_OR_RETURN(bool more, reader->Next(&v));
     if (!more) break;
     Result<DecodedRecord> d = storage::DecodeRecord(v.type, v.payload);
     if (!d.ok()) {
-      Finding f;
-      f.where = "log";
-      f.lsn = v.lsn;
-      f.kind = "undecodable-record";
-      f.detail = "LSN " + std::to_string(v.lsn) + ": " + d.status().ToString();
-      out.damages.push_back(f);
+      out->damages.push_back(
+          FindingAt("log", "undecodable-record",
+                    "LSN " + std::to_string(v.lsn) + ": " + d.status().ToString(), v.lsn));
     }
   }
   const storage::ReadReport& rep = reader->report();
-  out.records = rep.records;
-  out.segments = rep.segments.size();
-  for (const storage::Damage& d : rep.damages) {
-    if (IsLiveTail(out.live, d, rep)) {
-      out.notes.push_back(LiveTailNote(pid, d));
-    } else {
-      out.damages.push_back(FromDamage(d));
-    }
+  out->records = rep.records;
+  out->segments = rep.segments.size();
+  for (const storage::Damage& d : SplitLiveTail(out->live, live_pid, rep, &out->notes)) {
+    out->damages.push_back(FromDamage(d));
   }
-  Result<std::unique_ptr<ReadOnlyStore>> store = ReadOnlyStore::Open(spine_dir);
+  return Status::Ok();
+}
+
+// Whether snapshot `id` of `layer` is still published (a live writer's
+// retention may have deleted it). True when that cannot be told.
+bool StillListed(storage::SnapshotStore* store, Layer layer, uint64_t id) {
+  Result<std::vector<SnapshotManifest>> now = store->List(layer);
+  return !now.ok() || std::any_of(now->begin(), now->end(),
+                                  [&](const SnapshotManifest& x) { return x.snapshot_id == id; });
+}
+
+// Verify's snapshot half for one layer: every manifest entry checked, every
+// published snapshot loaded.
+Status VerifyLayerSnapshots(storage::SnapshotStore* store, Layer layer, VerifyReport* out) {
+  const std::string where = std::string("snapshots/") + storage::LayerName(layer);
+  std::vector<std::string> damaged;
+  RAZAR_ASSIGN_OR_RETURN(std::vector<SnapshotManifest> list, store->List(layer, &damaged));
+  for (const std::string& d : damaged)
+    out->damages.push_back(FindingAt(where, "snapshot-manifest", d));
+  for (const SnapshotManifest& m : list) {
+    ++out->snapshots;
+    const std::string name = where + " #" + std::to_string(m.snapshot_id);
+    storage::LayerState ls;
+    Status st = store->Load(m, &ls);
+    if (!st.ok() && out->live && store->CatchUp().ok()) {
+      // A live spine: this reader may lag the writer, or retention may
+      // have deleted the snapshot meanwhile. Look again before judging.
+      if (!StillListed(store, layer, m.snapshot_id)) {
+        out->notes.push_back(std::string("snapshot ") + storage::LayerName(layer) + " #" +
+                             std::to_string(m.snapshot_id) +
+                             " was deleted by retention while being verified");
+        continue;
+      }
+      st = store->Load(m, &ls);
+    }
+    if (!st.ok()) out->damages.push_back(FindingAt(name, "snapshot", st.ToString(), m.max_lsn()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<VerifyReport> Verify(const std::string& spine_dir, storage::Env* env) {
+  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir, env));
+  VerifyReport out;
+  int pid = 0;
+  out.live = SpineIsLive(spine_dir, &pid);
+  RAZAR_RETURN_IF_ERROR(VerifyLog(env, spine_dir, pid, &out));
+  Result<std::unique_ptr<ReadOnlySnapshotStore>> store = ReadOnlySnapshotStore::OpenFor(spine_dir);
   if (!store.ok()) {
-    Finding f;
-    f.where = "snapshots/";
-    f.kind = "snapshot-store";
-    f.detail = store.status().ToString();
-    out.damages.push_back(f);
+    out.damages.push_back(FindingAt("snapshots/", "snapshot-store", store.status().ToString()));
     return out;
   }
   for (int li = 0; li < storage::kLayerCount; ++li) {
-    const Layer layer = static_cast<Layer>(li);
-    std::vector<std::string> damaged;
-    RAZAR_ASSIGN_OR_RETURN(std::vector<SnapshotManifest> list,
-                           (*store)->get()->List(layer, &damaged));
-    for (const std::string& d : damaged) {
-      Finding f;
-      f.where = std::string("snapshots/") + storage::LayerName(layer);
-      f.kind = "snapshot-manifest";
-      f.detail = d;
-      out.damages.push_back(f);
-    }
-    for (const SnapshotManifest& m : list) {
-      ++out.snapshots;
-      storage::LayerState ls;
-      Status st = (*store)->get()->Load(m, &ls);
-      if (!st.ok() && out.live && (*store)->get()->CatchUp().ok()) {
-        // A live spine: this reader may lag the writer, or retention may
-        // have deleted the snapshot meanwhile. Look again before judging.
-        Result<std::vector<SnapshotManifest>> now = (*store)->get()->List(layer);
-        const bool still = now.ok() && std::any_of(now->begin(), now->end(), [&](const auto& x) {
-                             return x.snapshot_id == m.snapshot_id;
-                           });
-        if (now.ok() && !still) {
-          out.notes.push_back(std::string("snapshot ") + storage::LayerName(layer) + " #" +
-                              std::to_string(m.snapshot_id) +
-                              " was deleted by retention while being verified");
-          continue;
-        }
-        st = (*store)->get()->Load(m, &ls);
-      }
-      if (st.ok()) continue;
-      Finding f;
-      f.where = std::string("snapshots/") + storage::LayerName(layer) + " #" +
-                std::to_string(m.snapshot_id);
-      f.lsn = m.max_lsn();
-      f.kind = "snapshot";
-      f.detail = st.ToString();
-      out.damages.push_back(f);
-    }
+    RAZAR_RETURN_IF_ERROR(VerifyLayerSnapshots((*store)->get(), static_cast<Layer>(li), &out));
   }
   return out;
 }
 
 Result<DumpStats> Dump(const std::string& spine_dir, const DumpFilter& filter,
-                       const std::function<bool(const DumpedRecord&)>& fn) {
-  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir));
-  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(spine_dir));
+                       const std::function<bool(const DumpedRecord&)>& fn, storage::Env* env) {
+  RAZAR_RETURN_IF_ERROR(CheckSpineDir(spine_dir, env));
+  RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SkippingReader(env, spine_dir));
   DumpStats stats;
   Matcher m(filter);
   RecordView v;
@@ -425,7 +367,7 @@ Result<DumpStats> Dump(const std::string& spine_dir, const DumpFilter& filter,
 }
 
 Result<std::vector<TimelineEvent>> Timeline(const std::string& spine_dir, const DumpFilter& filter,
-                                            DumpStats* stats) {
+                                            DumpStats* stats, storage::Env* env) {
   std::vector<TimelineEvent> out;
   auto collect = [&](const DumpedRecord& r) {
     TimelineEvent e;
@@ -464,7 +406,7 @@ Result<std::vector<TimelineEvent>> Timeline(const std::string& spine_dir, const 
     out.push_back(std::move(e));
     return true;
   };
-  RAZAR_ASSIGN_OR_RETURN(*stats, Dump(spine_dir, filter, collect));
+  RAZAR_ASSIGN_OR_RETURN(*stats, Dump(spine_dir, filter, collect, env));
   std::stable_sort(out.begin(), out.end(), [](const TimelineEvent& a, const TimelineEvent& b) {
     return a.unix_ns < b.unix_ns;
   });

@@ -5,7 +5,12 @@
 //
 // Everything here is read-only: log segments are opened O_RDONLY, the
 // snapshot store as a RocksDB secondary with its own files in a private
-// temporary directory. Safe while a live RAZAR writes the spine.
+// temporary directory (replay/spine_dir.h). Safe while a live RAZAR writes
+// the spine.
+//
+// Every query takes the Env through which it reads the spine's SPINE file
+// and log (borrowed for the call; nullptr means Env::Default()). RocksDB
+// reads the snapshot store through its own environment.
 //
 // Thread safety: free functions; no shared state.
 #pragma once
@@ -26,10 +31,6 @@
 #include "storage/state.h"
 
 namespace razar::replay {
-
-// Whether a process other than this one has the spine open for writing
-// (it holds the lock of the snapshot store). *holder_pid gets its pid.
-bool SpineIsLive(const std::string& spine_dir, int* holder_pid = nullptr);
 
 // The damages of a read report, without the torn tail of a live spine's
 // newest segment (a group commit in flight), which goes to *notes instead.
@@ -64,7 +65,7 @@ struct SpineInfo {
 
 // Scans the whole log (skipping damage) and lists every snapshot.
 // Errors: NotFound / InvalidArgument for a missing or non-spine directory.
-Result<SpineInfo> Inspect(const std::string& spine_dir);
+Result<SpineInfo> Inspect(const std::string& spine_dir, storage::Env* env = nullptr);
 
 struct Finding {
   std::string where;  // file (segment name or "snapshots/<layer> #id")
@@ -86,7 +87,7 @@ struct VerifyReport {
 // verification) and loads every published snapshot (value checksums,
 // Verifier, counts). On a live spine, damage at the very end of the newest
 // segment is a commit in flight: a note, not a damage.
-Result<VerifyReport> Verify(const std::string& spine_dir);
+Result<VerifyReport> Verify(const std::string& spine_dir, storage::Env* env = nullptr);
 
 struct DumpFilter {
   std::optional<storage::Layer> layer;
@@ -115,7 +116,8 @@ struct DumpStats {
 // damage is skipped over and reported in the stats. `fn` returns false to
 // stop early.
 Result<DumpStats> Dump(const std::string& spine_dir, const DumpFilter& filter,
-                       const std::function<bool(const DumpedRecord&)>& fn);
+                       const std::function<bool(const DumpedRecord&)>& fn,
+                       storage::Env* env = nullptr);
 
 struct TimelineEvent {
   Lsn lsn = 0;
@@ -130,7 +132,7 @@ struct TimelineEvent {
 // Component status changes, chakra_down / chakra_up and failure pulses, in
 // time order (ties in LSN order).
 Result<std::vector<TimelineEvent>> Timeline(const std::string& spine_dir, const DumpFilter& filter,
-                                            DumpStats* stats);
+                                            DumpStats* stats, storage::Env* env = nullptr);
 
 // JSON renderings. Byte strings are lowercase hex.
 nlohmann::json RecordToJson(const DumpedRecord& r);

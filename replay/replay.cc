@@ -1,6 +1,6 @@
 #include "replay/replay.h"
 
-#include <stdlib.h>
+#include <fcntl.h>
 #include <time.h>
 
 #include <algorithm>
@@ -9,11 +9,10 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <filesystem>
 #include <mutex>
 #include <thread>
 
-#include "replay/forensics.h"
+#include "replay/spine_dir.h"
 #include "storage/spine.h"
 
 namespace razar::replay {
@@ -88,6 +87,13 @@ Result<Target> ParseTarget(std::string_view text) {
   return Target::AtTime(ns);
 }
 
+storage::ReplayBound Target::Bound() const {
+  storage::ReplayBound b;
+  if (kind == Kind::kLsn) b.last_lsn = lsn;
+  if (kind == Kind::kTime) b.last_unix_ns = unix_ns;
+  return b;
+}
+
 std::string Target::ToString() const {
   switch (kind) {
     case Kind::kEnd:
@@ -106,30 +112,21 @@ double Since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Bytes of the segment files in `dir` (what the reader will read at most).
 uint64_t LogBytes(Env* env, const std::string& dir) {
-  std::error_code ec;
+  Result<std::vector<std::string>> names = env->ListDir(dir);
+  if (!names.ok()) return 0;  // the reader reports a missing directory
   uint64_t total = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    if (e.path().extension() == storage::log_format::kSegmentSuffix) total += e.file_size(ec);
+  for (const std::string& n : *names) {
+    Lsn first = 0;
+    if (!storage::log_format::ParseSegmentFileName(n, &first)) continue;
+    Result<int> fd = env->Open(storage::JoinPath(dir, n), O_RDONLY);
+    if (!fd.ok()) continue;  // deleted by retention since the listing
+    storage::ScopedFd guard(env, *fd);
+    Result<uint64_t> size = env->FileSize(*fd);
+    if (size.ok()) total += *size;
   }
   return total;
-}
-
-// Every layer must be complete from where the log begins: a layer whose
-// snapshot (or lack of one) needs older records cannot be rebuilt.
-Status CheckCoverage(const LogReplayOptions& o, const Cuts& cuts, const storage::ReadReport& r) {
-  const Lsn log_first = r.segments.empty() ? 1 : r.segments.front().first_lsn;
-  for (int li = 0; li < kLayerCount; ++li) {
-    const Lsn need = *std::min_element(cuts[li].begin(), cuts[li].end()) + 1;
-    if (need >= log_first) continue;
-    return Status::Corruption(std::string("layer ") + storage::LayerName(static_cast<Layer>(li)) +
-                              " needs log records from LSN " + std::to_string(need) +
-                              (o.snapshot_ids[li] == 0
-                                   ? std::string(" (no usable snapshot)")
-                                   : " (snapshot " + std::to_string(o.snapshot_ids[li]) + ")") +
-                              " but the log begins at LSN " + std::to_string(log_first));
-  }
-  return Status::Ok();
 }
 
 Result<std::unique_ptr<LogReader>> OpenReader(const LogReplayOptions& o) {
@@ -188,46 +185,16 @@ Status ReplayLogSequential(const LogReplayOptions& options, const Cuts& cuts, St
     reader = owned.get();
   }
   ProgressTicker ticker(options, env);
-  RecordView v;
-  bool checked = false;
-  Status result;
-  for (;;) {
-    Result<bool> more = reader->Next(&v);
-    if (!more.ok()) {
-      result = more.status();
-      break;
-    }
-    if (!checked) {
-      checked = true;
-      result = CheckCoverage(options, cuts, reader->report());
-      if (!result.ok()) {
-        stats->coverage_gap = true;
-        break;
-      }
-    }
-    if (!*more) break;
-    if (options.target.Beyond(v.lsn, v.timestamp_ns)) {
-      stats->stopped_at_target = true;
-      break;
-    }
-    ++stats->records_read;
-    stats->last_applied_lsn = v.lsn;
-    Result<DecodedRecord> d = storage::DecodeRecord(v.type, v.payload);
-    if (!d.ok()) {
-      result = d.status().WithContext("LSN " + std::to_string(v.lsn));
-      break;
-    }
-    const Route r = storage::RouteOf(*d);
-    if (v.lsn <= cuts[static_cast<int>(r.layer)][r.shard]) {
-      ++stats->records_skipped;
-    } else {
-      state->Apply(v.lsn, v.timestamp_ns, *d);
-      ++stats->records_applied;
-    }
-    if ((stats->records_read & 4095) == 0) {
-      ticker.Tick(stats->records_read, reader->report().bytes_scanned, false);
-    }
-  }
+  storage::LogReplayCounts counts;
+  const Status result = storage::ReplayLog(
+      reader, cuts, options.snapshot_ids, options.target.Bound(), state, &counts,
+      [&ticker](uint64_t records, uint64_t bytes) { ticker.Tick(records, bytes, /*done=*/false); });
+  stats->records_read = counts.records_read;
+  stats->records_applied = counts.records_applied;
+  stats->records_skipped = counts.records_skipped;
+  stats->last_applied_lsn = counts.last_lsn;
+  stats->stopped_at_target = counts.stopped_at_bound;
+  stats->coverage_gap = counts.coverage_gap;
   stats->log = reader->report();
   stats->bytes_read = stats->log.bytes_scanned;
   stats->seconds = Since(t0);
@@ -442,7 +409,7 @@ class ParallelReplay {
       }
       if (!checked_) {
         checked_ = true;
-        Status st = CheckCoverage(o_, cuts_, reader_->report());
+        Status st = storage::CheckLogCoverage(cuts_, o_.snapshot_ids, reader_->report());
         if (!st.ok()) {
           coverage_gap_ = true;
           Fail(0, 0, st);
@@ -482,7 +449,7 @@ class ParallelReplay {
         return;
       }
       const Route route = storage::RouteOf(*d);
-      if (r.lsn <= cuts_[static_cast<int>(route.layer)][route.shard]) {
+      if (storage::HeldByCut(cuts_, route, r.lsn)) {
         ++b.skipped;
         continue;
       }
@@ -654,37 +621,6 @@ Result<SnapshotLoad> LoadSnapshots(storage::SnapshotStore* store, const Target& 
 
 // --- The whole rebuild ---
 
-Status CheckSpineDir(const std::string& dir) {
-  RAZAR_RETURN_IF_ERROR(storage::CheckSpineIdentity(Env::Default(), dir));
-  std::error_code ec;
-  if (!std::filesystem::is_directory(storage::JoinPath(dir, "log"), ec)) {
-    return Status::NotFound(dir + " is not a RAZAR spine (no log/ directory)");
-  }
-  return Status::Ok();
-}
-
-namespace {
-
-// A private directory for the RocksDB secondary's own files, removed on
-// destruction: the spine directory itself is never written.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "razar-replay-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-}  // namespace
-
 namespace {
 
 Result<Rebuilt> RebuildOnce(const RebuildOptions& options, bool* coverage_gap) {
@@ -693,7 +629,7 @@ Result<Rebuilt> RebuildOnce(const RebuildOptions& options, bool* coverage_gap) {
   Rebuilt out;
   LogReplayOptions lo;
   lo.env = env;
-  lo.log_dir = storage::JoinPath(options.spine_dir, "log");
+  lo.log_dir = storage::SpineLogDir(options.spine_dir);
   lo.mode = options.mode;
   lo.target = options.target;
   lo.threads = options.threads;
@@ -703,15 +639,11 @@ Result<Rebuilt> RebuildOnce(const RebuildOptions& options, bool* coverage_gap) {
   RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, OpenReader(lo));
   lo.reader = reader.get();
   if (options.use_snapshots) {
-    ScratchDir scratch;
-    if (scratch.path().empty()) return Status::FromErrno("mkdtemp for the snapshot reader", errno);
-    storage::SnapshotStoreOptions so;
-    so.path = storage::JoinPath(options.spine_dir, "snapshots");
-    so.read_only = true;
-    so.secondary_path = scratch.path();
-    Result<std::unique_ptr<storage::SnapshotStore>> store = storage::SnapshotStore::Open(so);
-    if (!store.ok()) {
-      out.snapshots.problems.push_back("snapshot store unreadable (" + store.status().ToString() +
+    RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<ReadOnlySnapshotStore> store,
+                           ReadOnlySnapshotStore::Create());
+    Status opened = store->Open(options.spine_dir);
+    if (!opened.ok()) {
+      out.snapshots.problems.push_back("snapshot store unreadable (" + opened.ToString() +
                                        "); rebuilding from the log alone");
     } else {
       RAZAR_ASSIGN_OR_RETURN(SnapshotLoad load,
@@ -736,7 +668,7 @@ Result<Rebuilt> RebuildOnce(const RebuildOptions& options, bool* coverage_gap) {
 }  // namespace
 
 Result<Rebuilt> Rebuild(const RebuildOptions& options) {
-  RAZAR_RETURN_IF_ERROR(CheckSpineDir(options.spine_dir));
+  RAZAR_RETURN_IF_ERROR(CheckSpineDir(options.spine_dir, options.env));
   // On a live spine, retention may delete the log segments a just-loaded
   // snapshot needs (it was replaced by newer ones meanwhile): start over
   // with the newer snapshots. A dead spine gets one attempt.

@@ -28,6 +28,7 @@
 
 #include "storage/env.h"
 #include "storage/log_reader.h"
+#include "storage/log_replay.h"
 #include "storage/snapshot_store.h"
 #include "storage/spine.h"
 #include "storage/state.h"
@@ -54,6 +55,8 @@ struct Target {
   bool Beyond(Lsn l, int64_t ts) const {
     return (kind == Kind::kLsn && l > lsn) || (kind == Kind::kTime && ts > unix_ns);
   }
+  // The same limit as a storage::ReplayBound.
+  storage::ReplayBound Bound() const;
   std::string ToString() const;
 };
 
@@ -75,7 +78,7 @@ using ProgressFn = std::function<void(const Progress&)>;
 
 // Per layer and shard slot, the LSN up to which a snapshot already holds
 // the records (0: nothing; replay everything).
-using Cuts = std::array<std::array<Lsn, storage::kShardSlots>, storage::kLayerCount>;
+using Cuts = storage::Cuts;
 
 struct LogReplayOptions {
   storage::Env* env = nullptr;  // borrowed; default Env::Default()
@@ -96,7 +99,7 @@ struct LogReplayOptions {
   storage::LogReader* reader = nullptr;
   // For each layer, the snapshot id the cuts come from (0: none), only to
   // name it in the error when the log does not reach back far enough.
-  std::array<uint64_t, storage::kLayerCount> snapshot_ids{};
+  storage::SnapshotIds snapshot_ids{};
 };
 
 struct LogReplayStats {
@@ -177,8 +180,5 @@ Result<Rebuilt> Rebuild(const RebuildOptions& options);
 // The parallel replayer as the spine's recovery hook
 // (SpineOptions::log_replayer), with `threads` threads (0: hardware).
 storage::LogReplayFn ParallelLogReplayer(uint32_t threads = 0);
-
-// True if `dir` looks like a spine (SPINE identity file, log/ directory).
-Status CheckSpineDir(const std::string& dir);
 
 }  // namespace razar::replay

@@ -55,7 +55,7 @@ void ReportDamages(std::ostream& err, const std::vector<storage::Damage>& ds) {
 // --- info ---
 
 int RunInfo(const Common& c, std::ostream& out, std::ostream& err) {
-  Result<SpineInfo> r = Inspect(c.spine);
+  Result<SpineInfo> r = Inspect(c.spine, storage::Env::Default());
   if (!r.ok()) {
     err << "razar-replay: " << r.status().ToString() << "\n";
     return kExitUsage;
@@ -143,7 +143,7 @@ int RunInfo(const Common& c, std::ostream& out, std::ostream& err) {
 // --- verify ---
 
 int RunVerify(const Common& c, std::ostream& out, std::ostream& err) {
-  Result<VerifyReport> r = Verify(c.spine);
+  Result<VerifyReport> r = Verify(c.spine, storage::Env::Default());
   if (!r.ok()) {
     err << "razar-replay: " << r.status().ToString() << "\n";
     return kExitUsage;
@@ -269,7 +269,7 @@ int RunDump(const Common& c, const FilterArgs& fa, uint64_t limit, std::ostream&
     }
     return limit == 0 || ++n < limit;
   };
-  Result<DumpStats> s = Dump(c.spine, *f, print);
+  Result<DumpStats> s = Dump(c.spine, *f, print, storage::Env::Default());
   if (!s.ok()) {
     err << "razar-replay: " << s.status().ToString() << "\n";
     return kExitUsage;
@@ -285,7 +285,7 @@ int RunTimeline(const Common& c, const FilterArgs& fa, std::ostream& out, std::o
     return kExitUsage;
   }
   DumpStats stats;
-  Result<std::vector<TimelineEvent>> t = Timeline(c.spine, *f, &stats);
+  Result<std::vector<TimelineEvent>> t = Timeline(c.spine, *f, &stats, storage::Env::Default());
   if (!t.ok()) {
     err << "razar-replay: " << t.status().ToString() << "\n";
     return kExitUsage;
@@ -340,6 +340,7 @@ int RunRebuild(const Common& c, const std::string& at, uint32_t threads, bool se
                const std::string& mode, const std::string& export_path, std::ostream& out,
                std::ostream& err, bool tty) {
   RebuildOptions o;
+  o.env = storage::Env::Default();
   o.spine_dir = c.spine;
   o.threads = threads;
   o.sequential = sequential;

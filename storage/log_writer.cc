@@ -372,88 +372,105 @@ void LogWriter::Latch(const Status& s) {
 void LogWriter::FlusherLoop() {
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {
-    const bool interval = options_.durability == Durability::kInterval;
-    auto sync_due = [&] {
-      if (sync_requested_lsn_ > synced_lsn_) return true;
-      return interval && written_lsn_ > synced_lsn_ &&
-             env_->MonotonicNanos() - last_sync_mono_ns_ >=
-                 uint64_t{options_.interval_ms} * 1000000;
-    };
-    auto has_work = [&] { return !latched_.ok() || closing_ || !open_->empty() || sync_due(); };
     flusher_busy_ = false;
-    if (interval && written_lsn_ > synced_lsn_) {
-      const uint64_t deadline_ns = last_sync_mono_ns_ + uint64_t{options_.interval_ms} * 1000000;
-      const uint64_t now = env_->MonotonicNanos();
-      if (!has_work() && deadline_ns > now) {
-        work_cv_.wait_for(l, std::chrono::nanoseconds(deadline_ns - now));
-      }
-    } else {
-      work_cv_.wait(l, has_work);
-    }
+    WaitForFlusherWork(l);
     flusher_busy_ = true;
     if (!latched_.ok()) break;
     if (closing_ && open_->empty() && synced_lsn_ >= written_lsn_) break;
 
-    Buffer* b = nullptr;
-    if (!open_->empty()) {
-      b = open_;
-      Buffer* next = buffers_[0].get() == b ? buffers_[1].get() : buffers_[0].get();
-      next->Reset(segment_used_, segment_first_lsn_, direct_);
-      open_ = next;
-      ++seals_;
-      space_cv_.notify_all();
-    }
-    const bool sync = options_.durability == Durability::kBatch || closing_ || sync_due();
+    Buffer* b = open_->empty() ? nullptr : SealOpenBuffer();
+    const bool sync = options_.durability == Durability::kBatch || closing_ || SyncDue();
     const Lsn covered = b != nullptr ? b->last_lsn : written_lsn_.load();
     l.unlock();
-
-    Status s;
     Lsn synced_through = 0;  // set when a segment switch synced the old one
+    Status s;
     if (b != nullptr) {
-      // Wait for producers still framing records into the sealed buffer.
-      while (b->filling.load(std::memory_order_acquire) != 0) std::this_thread::yield();
-      // Mark the commit's last record, so that a reader can tell a torn last
-      // commit from damage that a later commit proves was synced.
-      lf::SetRecordFlags(b->data + b->last_record_pos, lf::kFlagCommitEnd, b->seed);
-      uint32_t write_len = b->used;
-      if (direct_) {
-        write_len = AlignUp(b->used);
-        std::memset(b->data + b->used, 0, write_len - b->used);  // the format's zero tail
-        CarryTailBlock(b);
-      }
-      if (segment_ == nullptr || b->seed != segment_->first_lsn) {
-        s = FinishSegment();
-        if (s.ok()) {
-          synced_through = b->seed - 1;
-          s = OpenNextSegment(b->seed);
-        }
-      }
-      if (s.ok()) s = WriteRange(segment_->fd, b->data, write_len, b->file_offset, b->index, sync);
+      s = CommitBuffer(b, sync, &synced_through);
     } else if (sync) {
       s = WriteRange(segment_->fd, nullptr, 0, 0, -1, true);
     }
-
     l.lock();
     if (!s.ok()) {
       Latch(s);
       break;
     }
-    if (synced_through > synced_lsn_) synced_lsn_.store(synced_through, std::memory_order_release);
-    if (b != nullptr) {
-      written_lsn_.store(covered, std::memory_order_release);
-      ++stats_.commits;
-    }
-    if (sync) {
-      synced_lsn_.store(covered, std::memory_order_release);
-      ++stats_.syncs;
-      last_sync_mono_ns_ = env_->MonotonicNanos();
-    }
-    PublishDurable();
+    PublishCommit(b != nullptr, sync, covered, synced_through);
   }
   flusher_busy_ = false;
   stop_waiting_.store(true, std::memory_order_release);
   PublishDurable();
   space_cv_.notify_all();
+}
+
+bool LogWriter::SyncDue() const {
+  if (sync_requested_lsn_ > synced_lsn_) return true;
+  return options_.durability == Durability::kInterval && written_lsn_ > synced_lsn_ &&
+         env_->MonotonicNanos() - last_sync_mono_ns_ >= uint64_t{options_.interval_ms} * 1000000;
+}
+
+// Sleeps until there is something to write or sync, the writer closes or
+// latches — or, in interval mode with unsynced data, until the interval's
+// deadline.
+void LogWriter::WaitForFlusherWork(std::unique_lock<std::mutex>& l) {
+  auto has_work = [&] { return !latched_.ok() || closing_ || !open_->empty() || SyncDue(); };
+  if (options_.durability == Durability::kInterval && written_lsn_ > synced_lsn_) {
+    const uint64_t deadline_ns = last_sync_mono_ns_ + uint64_t{options_.interval_ms} * 1000000;
+    const uint64_t now = env_->MonotonicNanos();
+    if (!has_work() && deadline_ns > now) {
+      work_cv_.wait_for(l, std::chrono::nanoseconds(deadline_ns - now));
+    }
+  } else {
+    work_cv_.wait(l, has_work);
+  }
+}
+
+// Swaps in the other buffer for the producers and returns the sealed one.
+LogWriter::Buffer* LogWriter::SealOpenBuffer() {
+  Buffer* b = open_;
+  Buffer* next = buffers_[0].get() == b ? buffers_[1].get() : buffers_[0].get();
+  next->Reset(segment_used_, segment_first_lsn_, direct_);
+  open_ = next;
+  ++seals_;
+  space_cv_.notify_all();
+  return b;
+}
+
+// Writes a sealed buffer as one commit, in a new segment if its records
+// start one. Runs on the flusher without mu_ (producers fill the other
+// buffer meanwhile).
+Status LogWriter::CommitBuffer(Buffer* b, bool sync, Lsn* synced_through) {
+  // Wait for producers still framing records into the sealed buffer.
+  while (b->filling.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  // Mark the commit's last record, so that a reader can tell a torn last
+  // commit from damage that a later commit proves was synced.
+  lf::SetRecordFlags(b->data + b->last_record_pos, lf::kFlagCommitEnd, b->seed);
+  uint32_t write_len = b->used;
+  if (direct_) {
+    write_len = AlignUp(b->used);
+    std::memset(b->data + b->used, 0, write_len - b->used);  // the format's zero tail
+    CarryTailBlock(b);
+  }
+  if (segment_ == nullptr || b->seed != segment_->first_lsn) {
+    RAZAR_RETURN_IF_ERROR(FinishSegment());
+    *synced_through = b->seed - 1;
+    RAZAR_RETURN_IF_ERROR(OpenNextSegment(b->seed));
+  }
+  return WriteRange(segment_->fd, b->data, write_len, b->file_offset, b->index, sync);
+}
+
+// Publishes what a commit made durable and wakes its waiters.
+void LogWriter::PublishCommit(bool wrote, bool synced, Lsn covered, Lsn synced_through) {
+  if (synced_through > synced_lsn_) synced_lsn_.store(synced_through, std::memory_order_release);
+  if (wrote) {
+    written_lsn_.store(covered, std::memory_order_release);
+    ++stats_.commits;
+  }
+  if (synced) {
+    synced_lsn_.store(covered, std::memory_order_release);
+    ++stats_.syncs;
+    last_sync_mono_ns_ = env_->MonotonicNanos();
+  }
+  PublishDurable();
 }
 
 uint32_t LogWriter::AlignUp(uint32_t n) {

@@ -163,6 +163,12 @@ class LogWriter {
   static Status CheckAppendable(const ReadReport& rep, const std::string& dir);
   Status Init(Lsn next_lsn);
   void FlusherLoop();
+  // Flusher helpers; the first three REQUIRE mu_ held.
+  bool SyncDue() const;
+  void WaitForFlusherWork(std::unique_lock<std::mutex>& l);
+  Buffer* SealOpenBuffer();
+  void PublishCommit(bool wrote, bool synced, Lsn covered, Lsn synced_through);  // REQUIRES: mu_
+  Status CommitBuffer(Buffer* b, bool sync, Lsn* synced_through);
   void PreparerLoop();
   Status WriteRange(int fd, const uint8_t* data, uint32_t len, uint64_t offset, int buf_index,
                     bool sync);

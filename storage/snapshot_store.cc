@@ -450,6 +450,117 @@ Result<std::vector<SnapshotManifest>> SnapshotStore::List(Layer layer,
   return out;
 }
 
+namespace {
+
+// What Load has seen of a snapshot so far, to compare with its manifest.
+struct LoadTally {
+  uint64_t sessions = 0, events = 0, components = 0, value_bytes = 0, checksum_sum = 0;
+};
+
+// The fields of an entry key (docs/formats/spine.md): shard, kind, id.
+struct EntryKeyParts {
+  uint32_t shard = 0;
+  uint8_t kind = 0;
+  uint64_t id = 0;
+};
+
+EntryKeyParts ParseEntryKey(const rocksdb::Slice& k) {
+  EntryKeyParts p;
+  p.shard = (static_cast<uint8_t>(k[8]) << 8) | static_cast<uint8_t>(k[9]);
+  p.kind = static_cast<uint8_t>(k[10]);
+  p.id = GetBE64(k.data() + 11);
+  return p;
+}
+
+// Each Load* turns one verified value into its part of *out and returns
+// whether the value agrees with the key it is stored under.
+bool LoadSession(const fb::SessionSnap& f, const EntryKeyParts& key, LayerState* out) {
+  auto s = std::make_shared<Session>();
+  s->session_id = f.session_id();
+  s->layer = f.layer();
+  s->component_id = f.component_id();
+  s->component = Str(f.component());
+  s->state = Bytes(f.state());
+  if (f.kv() != nullptr)
+    for (const fb::KeyValue* e : *f.kv()) s->kv[Str(e->key())] = Bytes(e->value());
+  s->opened_lsn = f.opened_lsn();
+  s->updated_lsn = f.updated_lsn();
+  s->opened_unix_ns = f.opened_unix_ns();
+  s->updated_unix_ns = f.updated_unix_ns();
+  const bool ok = s->session_id == key.id && ShardOfSession(key.id) == key.shard;
+  out->shards[key.shard].sessions[key.id] = std::move(s);
+  return ok;
+}
+
+bool LoadEvent(const fb::EventSnap& f, const EntryKeyParts& key, LayerState* out) {
+  auto e = std::make_shared<PendingEvent>();
+  e->event_id = f.event_id();
+  e->session_id = f.session_id();
+  e->payload = Bytes(f.payload());
+  e->lsn = f.lsn();
+  e->unix_ns = f.unix_ns();
+  const bool ok = e->event_id == key.id && ShardOfSession(e->session_id) == key.shard;
+  out->shards[key.shard].events[key.id] = std::move(e);
+  return ok;
+}
+
+bool LoadComponent(const fb::ComponentSnap& f, const EntryKeyParts& key, LayerState* out) {
+  Component& comp = out->components[static_cast<uint32_t>(key.id)];
+  comp.component_id = f.component_id();
+  comp.name = Str(f.name());
+  comp.state = f.state();
+  comp.has_state = f.has_state();
+  comp.detail = Str(f.detail());
+  comp.status_lsn = f.status_lsn();
+  comp.last_beat_seq = f.last_beat_seq();
+  comp.last_beat_unix_ns = f.last_beat_unix_ns();
+  comp.last_beat_lsn = f.last_beat_lsn();
+  return comp.component_id == key.id &&
+         static_cast<int>(comp.state) <= static_cast<int>(fb::ComponentState::MAX);
+}
+
+void LoadMeta(const fb::LayerMetaSnap& f, LayerState* out) {
+  out->meta.down = f.down();
+  out->meta.reason = Str(f.reason());
+  out->meta.changed_lsn = f.changed_lsn();
+  out->meta.changed_unix_ns = f.changed_unix_ns();
+  out->meta.pulses = f.pulses();
+  out->meta.last_pulse_lsn = f.last_pulse_lsn();
+}
+
+// Checks one entry (checksum, Verifier for the table its kind names, key
+// consistency) and adds it to *out and *tally. False if any check fails,
+// or the kind is unknown or in the wrong shard.
+bool LoadEntry(const rocksdb::Slice& k, const rocksdb::Slice& v, std::vector<uint64_t>* scratch,
+               LayerState* out, LoadTally* tally) {
+  const EntryKeyParts key = ParseEntryKey(k);
+  const uint8_t* p;
+  size_t n;
+  uint64_t checksum = 0;
+  bool ok = false;
+  if (key.kind == kKindSession && key.shard < kShardCount) {
+    ok = OpenValue<fb::SessionSnap>(k, v, scratch, &p, &n, &checksum) &&
+         LoadSession(*flatbuffers::GetRoot<fb::SessionSnap>(p), key, out);
+    ++tally->sessions;
+  } else if (key.kind == kKindEvent && key.shard < kShardCount) {
+    ok = OpenValue<fb::EventSnap>(k, v, scratch, &p, &n, &checksum) &&
+         LoadEvent(*flatbuffers::GetRoot<fb::EventSnap>(p), key, out);
+    ++tally->events;
+  } else if (key.kind == kKindComponent && key.shard == kLayerShard) {
+    ok = OpenValue<fb::ComponentSnap>(k, v, scratch, &p, &n, &checksum) &&
+         LoadComponent(*flatbuffers::GetRoot<fb::ComponentSnap>(p), key, out);
+    ++tally->components;
+  } else if (key.kind == kKindMeta && key.shard == kLayerShard) {
+    ok = OpenValue<fb::LayerMetaSnap>(k, v, scratch, &p, &n, &checksum);
+    if (ok) LoadMeta(*flatbuffers::GetRoot<fb::LayerMetaSnap>(p), out);
+  }
+  tally->checksum_sum += checksum;
+  return ok;
+}
+
+}  // namespace
+
+// On any failure *out is left empty: a snapshot is used whole or not at all.
 Status SnapshotStore::Load(const SnapshotManifest& m, LayerState* out) {
   *out = LayerState();
   const std::string begin = IdPrefix(m.snapshot_id), end = IdPrefix(m.snapshot_id + 1);
@@ -457,97 +568,37 @@ Status SnapshotStore::Load(const SnapshotManifest& m, LayerState* out) {
   rocksdb::Slice upper(end);
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(m.layer)));
-  uint64_t sessions = 0, events = 0, components = 0, bytes = 0, sum = 0;
+  LoadTally tally;
   std::vector<uint64_t> scratch;
   const std::string what =
       std::string(LayerName(m.layer)) + " snapshot " + std::to_string(m.snapshot_id);
-  for (it->Seek(begin); it->Valid(); it->Next()) {
+  Status result;
+  for (it->Seek(begin); it->Valid() && result.ok(); it->Next()) {
     const rocksdb::Slice k = it->key();
-    if (k.size() != kKeyBytes) return Status::Corruption(what + ": malformed key");
-    const uint32_t shard = (static_cast<uint8_t>(k[8]) << 8) | static_cast<uint8_t>(k[9]);
-    const uint8_t kind = static_cast<uint8_t>(k[10]);
-    const uint64_t id = GetBE64(k.data() + 11);
-    const uint8_t* p;
-    size_t n;
-    uint64_t c;
-    bool ok = false;
-    bytes += it->value().size();
-    if (kind == kKindSession && shard < kShardCount &&
-        (ok = OpenValue<fb::SessionSnap>(k, it->value(), &scratch, &p, &n, &c))) {
-      const auto* f = flatbuffers::GetRoot<fb::SessionSnap>(p);
-      auto s = std::make_shared<Session>();
-      s->session_id = f->session_id();
-      s->layer = f->layer();
-      s->component_id = f->component_id();
-      s->component = Str(f->component());
-      s->state = Bytes(f->state());
-      if (f->kv() != nullptr)
-        for (const fb::KeyValue* e : *f->kv()) s->kv[Str(e->key())] = Bytes(e->value());
-      s->opened_lsn = f->opened_lsn();
-      s->updated_lsn = f->updated_lsn();
-      s->opened_unix_ns = f->opened_unix_ns();
-      s->updated_unix_ns = f->updated_unix_ns();
-      ok = s->session_id == id && ShardOfSession(id) == shard;
-      out->shards[shard].sessions[id] = std::move(s);
-      ++sessions;
-    } else if (kind == kKindEvent && shard < kShardCount &&
-               (ok = OpenValue<fb::EventSnap>(k, it->value(), &scratch, &p, &n, &c))) {
-      const auto* f = flatbuffers::GetRoot<fb::EventSnap>(p);
-      auto e = std::make_shared<PendingEvent>();
-      e->event_id = f->event_id();
-      e->session_id = f->session_id();
-      e->payload = Bytes(f->payload());
-      e->lsn = f->lsn();
-      e->unix_ns = f->unix_ns();
-      ok = e->event_id == id && ShardOfSession(e->session_id) == shard;
-      out->shards[shard].events[id] = std::move(e);
-      ++events;
-    } else if (kind == kKindComponent && shard == kLayerShard &&
-               (ok = OpenValue<fb::ComponentSnap>(k, it->value(), &scratch, &p, &n, &c))) {
-      const auto* f = flatbuffers::GetRoot<fb::ComponentSnap>(p);
-      Component& comp = out->components[static_cast<uint32_t>(id)];
-      comp.component_id = f->component_id();
-      comp.name = Str(f->name());
-      comp.state = f->state();
-      comp.has_state = f->has_state();
-      comp.detail = Str(f->detail());
-      comp.status_lsn = f->status_lsn();
-      comp.last_beat_seq = f->last_beat_seq();
-      comp.last_beat_unix_ns = f->last_beat_unix_ns();
-      comp.last_beat_lsn = f->last_beat_lsn();
-      ok = comp.component_id == id &&
-           static_cast<int>(comp.state) <= static_cast<int>(fb::ComponentState::MAX);
-      ++components;
-    } else if (kind == kKindMeta && shard == kLayerShard &&
-               (ok = OpenValue<fb::LayerMetaSnap>(k, it->value(), &scratch, &p, &n, &c))) {
-      const auto* f = flatbuffers::GetRoot<fb::LayerMetaSnap>(p);
-      out->meta.down = f->down();
-      out->meta.reason = Str(f->reason());
-      out->meta.changed_lsn = f->changed_lsn();
-      out->meta.changed_unix_ns = f->changed_unix_ns();
-      out->meta.pulses = f->pulses();
-      out->meta.last_pulse_lsn = f->last_pulse_lsn();
+    if (k.size() != kKeyBytes) {
+      result = Status::Corruption(what + ": malformed key");
+      break;
     }
-    if (!ok) {
-      *out = LayerState();
-      return Status::Corruption(what + ": entry (shard " + std::to_string(shard) + ", kind " +
-                                std::to_string(kind) + ", id " + std::to_string(id) +
-                                ") fails its checksum or verification");
+    tally.value_bytes += it->value().size();
+    if (!LoadEntry(k, it->value(), &scratch, out, &tally)) {
+      const EntryKeyParts key = ParseEntryKey(k);
+      result = Status::Corruption(what + ": entry (shard " + std::to_string(key.shard) + ", kind " +
+                                  std::to_string(key.kind) + ", id " + std::to_string(key.id) +
+                                  ") fails its checksum or verification");
     }
-    sum += c;
   }
-  Status scan = FromRocks(it->status(), "load " + what);
-  if (!scan.ok()) {
-    *out = LayerState();
-    return scan;
+  if (result.ok()) result = FromRocks(it->status(), "load " + what);
+  if (result.ok() && (tally.sessions != m.sessions || tally.events != m.events ||
+                      tally.components != m.components || tally.value_bytes != m.value_bytes ||
+                      tally.checksum_sum != m.content_checksum)) {
+    result = Status::Corruption(what + ": contents disagree with its manifest (sessions " +
+                                std::to_string(tally.sessions) + "/" + std::to_string(m.sessions) +
+                                ", events " + std::to_string(tally.events) + "/" +
+                                std::to_string(m.events) + ")");
   }
-  if (sessions != m.sessions || events != m.events || components != m.components ||
-      bytes != m.value_bytes || sum != m.content_checksum) {
+  if (!result.ok()) {
     *out = LayerState();
-    return Status::Corruption(what + ": contents disagree with its manifest (sessions " +
-                              std::to_string(sessions) + "/" + std::to_string(m.sessions) +
-                              ", events " + std::to_string(events) + "/" +
-                              std::to_string(m.events) + ")");
+    return result;
   }
   out->applied_lsn = m.max_lsn();
   return Status::Ok();

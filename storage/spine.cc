@@ -52,6 +52,11 @@ Status CheckSpineIdentity(Env* env, const std::string& dir) {
   return Status::Ok();
 }
 
+std::string SpineLogDir(const std::string& spine_dir) { return JoinPath(spine_dir, "log"); }
+std::string SpineSnapshotDir(const std::string& spine_dir) {
+  return JoinPath(spine_dir, "snapshots");
+}
+
 namespace {
 
 // Creates the identity file atomically (temp, fsync, rename, dir fsync), or
@@ -90,7 +95,7 @@ Result<std::unique_ptr<Spine>> Spine::Open(const SpineOptions& options) {
   RAZAR_RETURN_IF_ERROR(EnsureIdentity(env, options.dir));
 
   SnapshotStoreOptions so;
-  so.path = JoinPath(options.dir, "snapshots");
+  so.path = SpineSnapshotDir(options.dir);
   so.method = options.snapshot_method;
   RAZAR_ASSIGN_OR_RETURN(s->store_, SnapshotStore::Open(so));
   RAZAR_ASSIGN_OR_RETURN(uint64_t unpublished, s->store_->DeleteUnpublished());
@@ -103,7 +108,7 @@ Result<std::unique_ptr<Spine>> Spine::Open(const SpineOptions& options) {
   // refuses damage that would hide acknowledged records) before replay.
   LogWriterOptions lo = options.log;
   lo.env = env;
-  lo.dir = JoinPath(options.dir, "log");
+  lo.dir = SpineLogDir(options.dir);
   RAZAR_ASSIGN_OR_RETURN(s->log_, LogWriter::Open(lo));
   RAZAR_RETURN_IF_ERROR(s->Recover());
   if (options.snapshot_interval_s > 0)
@@ -115,28 +120,13 @@ Result<std::unique_ptr<Spine>> Spine::Open(const SpineOptions& options) {
 // (layer, shard) is applied iff its LSN is above that shard's snapshot LSN.
 Status Spine::Recover() {
   const auto t0 = std::chrono::steady_clock::now();
-  std::array<std::array<Lsn, kShardSlots>, kLayerCount> cut{};
-  for (int li = 0; li < kLayerCount; ++li) {
-    const Layer layer = static_cast<Layer>(li);
-    std::vector<std::string> damaged;
-    RAZAR_ASSIGN_OR_RETURN(std::vector<SnapshotManifest> list, store_->List(layer, &damaged));
-    for (auto& d : damaged) recovery_.problems.push_back(std::move(d));
-    for (const SnapshotManifest& m : list) {
-      Status st = store_->Load(m, &state_.layer(layer));
-      if (st.ok()) {
-        cut[li] = m.shard_lsns;
-        recovery_.snapshot_ids[li] = m.snapshot_id;
-        break;
-      }
-      recovery_.problems.push_back(st.ToString() + "; falling back to an older snapshot");
-    }
-  }
-
+  Cuts cuts{};
+  RAZAR_RETURN_IF_ERROR(LoadNewestSnapshots(&cuts));
   if (options_.log_replayer) {
     LogReplayJob job;
     job.env = env_;
-    job.log_dir = JoinPath(options_.dir, "log");
-    job.cuts = &cut;
+    job.log_dir = SpineLogDir(options_.dir);
+    job.cuts = &cuts;
     job.snapshot_ids = recovery_.snapshot_ids;
     job.state = &state_;
     RAZAR_ASSIGN_OR_RETURN(LogReplayOutcome o, options_.log_replayer(job));
@@ -147,43 +137,36 @@ Status Spine::Recover() {
   }
   LogReaderOptions ro;
   ro.env = env_;
-  ro.dir = JoinPath(options_.dir, "log");
+  ro.dir = SpineLogDir(options_.dir);
   RAZAR_ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, LogReader::Open(ro));
-  RecordView v;
-  bool checked_start = false;
-  for (;;) {
-    RAZAR_ASSIGN_OR_RETURN(bool more, reader->Next(&v));
-    if (!checked_start) {
-      // Where the log starts: its first segment (the writer made one, so
-      // there always is one). Every layer must be complete from there.
-      checked_start = true;
-      const auto& segs = reader->report().segments;
-      const Lsn log_first = segs.empty() ? 1 : segs.front().first_lsn;
-      for (int li = 0; li < kLayerCount; ++li) {
-        const Lsn need = *std::min_element(cut[li].begin(), cut[li].end()) + 1;
-        if (need < log_first) {
-          return Status::Corruption(
-              std::string("layer ") + LayerName(static_cast<Layer>(li)) +
-              " needs log records from LSN " + std::to_string(need) +
-              (recovery_.snapshot_ids[li] == 0
-                   ? std::string(" (no usable snapshot)")
-                   : " (snapshot " + std::to_string(recovery_.snapshot_ids[li]) + ")") +
-              " but the log begins at LSN " + std::to_string(log_first));
-        }
-      }
-    }
-    if (!more) break;
-    RAZAR_ASSIGN_OR_RETURN(DecodedRecord d, DecodeRecord(v.type, v.payload));
-    const Route r = RouteOf(d);
-    if (v.lsn <= cut[static_cast<int>(r.layer)][r.shard]) {
-      ++recovery_.records_skipped;
-      continue;
-    }
-    state_.Apply(v.lsn, v.timestamp_ns, d);
-    ++recovery_.records_replayed;
-  }
+  LogReplayCounts counts;
+  RAZAR_RETURN_IF_ERROR(
+      ReplayLog(reader.get(), cuts, recovery_.snapshot_ids, ReplayBound(), &state_, &counts));
+  recovery_.records_replayed = counts.records_applied;
+  recovery_.records_skipped = counts.records_skipped;
   recovery_.log = reader->report();
   return FinishRecovery(t0);
+}
+
+// Per layer, the newest snapshot that loads and verifies (older ones after
+// a damaged one); its shard LSNs become the layer's cuts.
+Status Spine::LoadNewestSnapshots(Cuts* cuts) {
+  for (int li = 0; li < kLayerCount; ++li) {
+    const Layer layer = static_cast<Layer>(li);
+    std::vector<std::string> damaged;
+    RAZAR_ASSIGN_OR_RETURN(std::vector<SnapshotManifest> list, store_->List(layer, &damaged));
+    for (auto& d : damaged) recovery_.problems.push_back(std::move(d));
+    for (const SnapshotManifest& m : list) {
+      Status st = store_->Load(m, &state_.layer(layer));
+      if (st.ok()) {
+        (*cuts)[li] = m.shard_lsns;
+        recovery_.snapshot_ids[li] = m.snapshot_id;
+        break;
+      }
+      recovery_.problems.push_back(st.ToString() + "; falling back to an older snapshot");
+    }
+  }
+  return Status::Ok();
 }
 
 Status Spine::FinishRecovery(std::chrono::steady_clock::time_point t0) {
@@ -390,7 +373,7 @@ Status Spine::DeleteCoveredSegments() {
     if (list.empty()) return Status::Ok();
     covered = std::min(covered, list.back().min_lsn());
   }
-  const std::string dir = JoinPath(options_.dir, "log");
+  const std::string dir = SpineLogDir(options_.dir);
   RAZAR_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir));
   std::vector<std::pair<Lsn, std::string>> segs;
   for (const std::string& n : names) {

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/log_replay.h"
 #include "storage/log_writer.h"
 #include "storage/snapshot_store.h"
 #include "storage/state.h"
@@ -36,8 +37,8 @@ namespace razar::storage {
 struct LogReplayJob {
   Env* env = nullptr;
   std::string log_dir;
-  const std::array<std::array<Lsn, kShardSlots>, kLayerCount>* cuts = nullptr;
-  std::array<uint64_t, kLayerCount> snapshot_ids{};  // 0: none; for error messages
+  const Cuts* cuts = nullptr;
+  SnapshotIds snapshot_ids{};  // 0: none; for error messages
   State* state = nullptr;
 };
 struct LogReplayOutcome {
@@ -72,8 +73,8 @@ struct SnapshotReport {
 };
 
 struct RecoveryReport {
-  std::array<uint64_t, kLayerCount> snapshot_ids{};  // 0: none used
-  std::vector<std::string> problems;                 // damaged snapshots skipped, etc.
+  SnapshotIds snapshot_ids{};         // 0: none used
+  std::vector<std::string> problems;  // damaged snapshots skipped, etc.
   uint64_t records_replayed = 0;
   uint64_t records_skipped = 0;  // already in a snapshot
   ReadReport log;
@@ -84,6 +85,10 @@ struct RecoveryReport {
 // directory, or no SPINE identity file), InvalidArgument (not a spine
 // identity), NotSupported (another format version or shard count).
 Status CheckSpineIdentity(Env* env, const std::string& dir);
+
+// Where a spine keeps its heartbeat log and its snapshot store.
+std::string SpineLogDir(const std::string& spine_dir);       // <spine_dir>/log
+std::string SpineSnapshotDir(const std::string& spine_dir);  // <spine_dir>/snapshots
 
 class Spine {
  public:
@@ -124,6 +129,7 @@ class Spine {
  private:
   explicit Spine(const SpineOptions& options);
   Status Recover();
+  Status LoadNewestSnapshots(Cuts* cuts);
   Status FinishRecovery(std::chrono::steady_clock::time_point t0);
   Result<Lsn> AppendLocked(Layer layer, const RecordEncoder::Encoded& e);
   Status ApplyRetention(Layer layer);

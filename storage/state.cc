@@ -79,113 +79,130 @@ void State::Apply(Lsn lsn, int64_t unix_ns, const DecodedRecord& rec) {
   ApplyRouted(route, lsn, unix_ns, rec, &ls, &orphans_);
 }
 
+namespace {
+
+// One function per record kind: each changes only the slot the record is
+// routed to (a shard's sessions or events, or the layer shard's components
+// and meta).
+
+void ApplyBeat(const fb::Beat& b, Lsn lsn, int64_t unix_ns, LayerState* ls) {
+  Component& c = ls->components[b.component_id()];
+  c.component_id = b.component_id();
+  c.last_beat_seq = b.sequence();
+  c.last_beat_unix_ns = unix_ns;
+  c.last_beat_lsn = lsn;
+}
+
+void ApplySessionOpen(const fb::SessionOpen& b, Lsn lsn, int64_t unix_ns, Shard* shard) {
+  auto s = std::make_shared<Session>();
+  s->session_id = b.session_id();
+  s->layer = b.layer();
+  s->component_id = b.component_id();
+  s->component = Str(b.component());
+  s->state = Bytes(b.state());
+  ApplyKv(b.kv(), &s->kv);
+  s->opened_lsn = s->updated_lsn = lsn;
+  s->opened_unix_ns = s->updated_unix_ns = unix_ns;
+  shard->sessions[s->session_id] = std::move(s);
+}
+
 // kSessionUpdate copies a Session field by field: a new field must be
 // copied there too (this fires when the struct changes).
 static_assert(sizeof(Session) == 8 + 8 + 32 + 24 + 48 + 32,
-              "Session changed: update the copy in State::ApplyRouted (kSessionUpdate)");
+              "Session changed: update the copy in ApplySessionUpdate");
+
+void ApplySessionUpdate(const fb::SessionUpdate& b, Lsn lsn, int64_t unix_ns, Shard* shard,
+                        uint64_t* orphans) {
+  auto it = shard->sessions.find(b.session_id());
+  if (it == shard->sessions.end()) {
+    ++*orphans;
+    return;
+  }
+  // Values are immutable: copy on write, but never copy the state bytes
+  // the update replaces.
+  const Session& old = *it->second;
+  auto s = std::make_shared<Session>();
+  s->session_id = old.session_id;
+  s->layer = old.layer;
+  s->component_id = old.component_id;
+  s->component = old.component;
+  s->state = b.state() != nullptr ? Bytes(b.state()) : old.state;
+  s->kv = old.kv;
+  s->opened_lsn = old.opened_lsn;
+  s->opened_unix_ns = old.opened_unix_ns;
+  ApplyKv(b.kv(), &s->kv);
+  s->updated_lsn = lsn;
+  s->updated_unix_ns = unix_ns;
+  it->second = std::move(s);
+}
+
+void ApplySessionClose(const fb::SessionClose& b, Shard* shard, uint64_t* orphans) {
+  if (shard->sessions.erase(b.session_id()) == 0) ++*orphans;
+}
+
+void ApplyEventPending(const fb::EventPending& b, Lsn lsn, int64_t unix_ns, Shard* shard) {
+  auto e = std::make_shared<PendingEvent>();
+  e->event_id = b.event_id();
+  e->session_id = b.session_id();
+  e->payload = Bytes(b.payload());
+  e->lsn = lsn;
+  e->unix_ns = unix_ns;
+  shard->events[e->event_id] = std::move(e);
+}
+
+void ApplyEventDone(const fb::EventDone& b, Shard* shard, uint64_t* orphans) {
+  if (shard->events.erase(b.event_id()) == 0) ++*orphans;
+}
+
+void ApplyComponentStatus(const fb::ComponentStatus& b, Lsn lsn, LayerState* ls) {
+  Component& c = ls->components[b.component_id()];
+  c.component_id = b.component_id();
+  c.name = Str(b.component());
+  c.state = b.state();
+  c.has_state = true;
+  c.detail = Str(b.detail());
+  c.status_lsn = lsn;
+}
+
+void ApplyChakra(bool down, std::string reason, Lsn lsn, int64_t unix_ns, LayerMeta* meta) {
+  meta->down = down;
+  meta->reason = std::move(reason);
+  meta->changed_lsn = lsn;
+  meta->changed_unix_ns = unix_ns;
+}
+
+void ApplyFailurePulse(Lsn lsn, LayerMeta* meta) {
+  ++meta->pulses;
+  meta->last_pulse_lsn = lsn;
+}
+
+}  // namespace
 
 void State::ApplyRouted(const Route& route, Lsn lsn, int64_t unix_ns, const DecodedRecord& rec,
                         LayerState* layer_state, uint64_t* orphans) {
   LayerState& ls = *layer_state;
-  if (rec.kind == RecordKind::kBeat) {
-    Component& c = ls.components[rec.beat.component_id()];
-    c.component_id = rec.beat.component_id();
-    c.last_beat_seq = rec.beat.sequence();
-    c.last_beat_unix_ns = unix_ns;
-    c.last_beat_lsn = lsn;
-    return;
-  }
+  if (rec.kind == RecordKind::kBeat) return ApplyBeat(rec.beat, lsn, unix_ns, &ls);
   const fb::Record& r = *rec.record;
   Shard* shard = route.shard < kShardCount ? &ls.shards[route.shard] : nullptr;
   switch (rec.kind) {
-    case RecordKind::kSessionOpen: {
-      const auto* b = r.body_as_SessionOpen();
-      auto s = std::make_shared<Session>();
-      s->session_id = b->session_id();
-      s->layer = b->layer();
-      s->component_id = b->component_id();
-      s->component = Str(b->component());
-      s->state = Bytes(b->state());
-      ApplyKv(b->kv(), &s->kv);
-      s->opened_lsn = s->updated_lsn = lsn;
-      s->opened_unix_ns = s->updated_unix_ns = unix_ns;
-      shard->sessions[s->session_id] = std::move(s);
-      break;
-    }
-    case RecordKind::kSessionUpdate: {
-      const auto* b = r.body_as_SessionUpdate();
-      auto it = shard->sessions.find(b->session_id());
-      if (it == shard->sessions.end()) {
-        ++*orphans;
-        break;
-      }
-      // Values are immutable: copy on write, but never copy the state bytes
-      // the update replaces.
-      const Session& old = *it->second;
-      auto s = std::make_shared<Session>();
-      s->session_id = old.session_id;
-      s->layer = old.layer;
-      s->component_id = old.component_id;
-      s->component = old.component;
-      s->state = b->state() != nullptr ? Bytes(b->state()) : old.state;
-      s->kv = old.kv;
-      s->opened_lsn = old.opened_lsn;
-      s->opened_unix_ns = old.opened_unix_ns;
-      ApplyKv(b->kv(), &s->kv);
-      s->updated_lsn = lsn;
-      s->updated_unix_ns = unix_ns;
-      it->second = std::move(s);
-      break;
-    }
-    case RecordKind::kSessionClose: {
-      if (shard->sessions.erase(r.body_as_SessionClose()->session_id()) == 0) ++*orphans;
-      break;
-    }
-    case RecordKind::kEventPending: {
-      const auto* b = r.body_as_EventPending();
-      auto e = std::make_shared<PendingEvent>();
-      e->event_id = b->event_id();
-      e->session_id = b->session_id();
-      e->payload = Bytes(b->payload());
-      e->lsn = lsn;
-      e->unix_ns = unix_ns;
-      shard->events[e->event_id] = std::move(e);
-      break;
-    }
-    case RecordKind::kEventDone: {
-      if (shard->events.erase(r.body_as_EventDone()->event_id()) == 0) ++*orphans;
-      break;
-    }
-    case RecordKind::kComponentStatus: {
-      const auto* b = r.body_as_ComponentStatus();
-      Component& c = ls.components[b->component_id()];
-      c.component_id = b->component_id();
-      c.name = Str(b->component());
-      c.state = b->state();
-      c.has_state = true;
-      c.detail = Str(b->detail());
-      c.status_lsn = lsn;
-      break;
-    }
-    case RecordKind::kChakraDown: {
-      ls.meta.down = true;
-      ls.meta.reason = Str(r.body_as_ChakraDown()->reason());
-      ls.meta.changed_lsn = lsn;
-      ls.meta.changed_unix_ns = unix_ns;
-      break;
-    }
-    case RecordKind::kChakraUp: {
-      ls.meta.down = false;
-      ls.meta.reason.clear();
-      ls.meta.changed_lsn = lsn;
-      ls.meta.changed_unix_ns = unix_ns;
-      break;
-    }
-    case RecordKind::kFailurePulse: {
-      ++ls.meta.pulses;
-      ls.meta.last_pulse_lsn = lsn;
-      break;
-    }
+    case RecordKind::kSessionOpen:
+      return ApplySessionOpen(*r.body_as_SessionOpen(), lsn, unix_ns, shard);
+    case RecordKind::kSessionUpdate:
+      return ApplySessionUpdate(*r.body_as_SessionUpdate(), lsn, unix_ns, shard, orphans);
+    case RecordKind::kSessionClose:
+      return ApplySessionClose(*r.body_as_SessionClose(), shard, orphans);
+    case RecordKind::kEventPending:
+      return ApplyEventPending(*r.body_as_EventPending(), lsn, unix_ns, shard);
+    case RecordKind::kEventDone:
+      return ApplyEventDone(*r.body_as_EventDone(), shard, orphans);
+    case RecordKind::kComponentStatus:
+      return ApplyComponentStatus(*r.body_as_ComponentStatus(), lsn, &ls);
+    case RecordKind::kChakraDown:
+      return ApplyChakra(true, Str(r.body_as_ChakraDown()->reason()), lsn, unix_ns, &ls.meta);
+    case RecordKind::kChakraUp:
+      return ApplyChakra(false, std::string(), lsn, unix_ns, &ls.meta);
+    case RecordKind::kFailurePulse:
+      return ApplyFailurePulse(lsn, &ls.meta);
     case RecordKind::kBeat:
       break;
   }

@@ -3,7 +3,7 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
-#include "storage/log_roundtrip.h"
+#include "storage/testing/log_roundtrip.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <random>
 
 #include "replay/replay.h"
-#include "storage/spine_test_util.h"
+#include "testing/spine_test_util.h"
 
 namespace razar::replay {
 namespace {

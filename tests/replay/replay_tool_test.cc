@@ -14,12 +14,10 @@
 //    inspected while it is written, and after it is SIGKILLed;
 //  - the progress bar is drawn only on a terminal.
 //
-// The live writer is a fresh exec of this binary (fork + execve of
-// /proc/self/exe running a DISABLED_ test, configured by environment), so it
-// inherits no RocksDB state from this process.
+// The live writer is a program of its own (replay_live_writer.cc, started
+// with fork + execve), so it inherits no RocksDB state from this process.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,9 +45,8 @@
 
 #include "replay/replay.h"
 #include "replay/replay_cli.h"
-#include "storage/spine_test_util.h"
-
-extern char** environ;
+#include "testing/child_process.h"
+#include "testing/spine_test_util.h"
 
 namespace razar::replay {
 namespace {
@@ -1394,115 +1391,8 @@ TEST(ReplayToolSnapshotDamageTest, CorruptSnapshotIsNamedAndRebuildFallsBackToTh
 }
 
 // ===========================================================================
-// 5. A live spine: a child process appends and snapshots until SIGKILLed.
-
-constexpr const char* kLiveEnvDir = "RAZAR_REPLAY_TOOL_LIVE_SPINE";
-constexpr const char* kLiveChildTest =
-    "ReplayToolLiveChild.DISABLED_AppendsAndSnapshotsUntilKilled";
-
-[[noreturn]] void LiveWriterMain(const std::string& dir) {
-  auto sp = Spine::Open(TestSpineOptions(dir, SnapshotWriteMethod::kSstIngest, Durability::kNone));
-  if (!sp.ok()) {
-    std::fprintf(stderr, "open: %s\n", sp.status().ToString().c_str());
-    _exit(2);
-  }
-  Spine* spine = sp->get();
-  OpGen gen(2024, 0, 300);
-  RecordEncoder enc;
-  const auto start = Clock::now();
-  auto next_snapshot = start + std::chrono::milliseconds(200);
-  for (;;) {
-    for (int i = 0; i < 25; ++i) {
-      Result<Lsn> l = RunOp(spine, enc, gen.Next());
-      if (!l.ok()) {
-        std::fprintf(stderr, "append: %s\n", l.status().ToString().c_str());
-        _exit(3);
-      }
-    }
-    const auto now = Clock::now();
-    if (now >= next_snapshot) {
-      auto r = spine->SnapshotAll();
-      if (!r.ok()) {
-        std::fprintf(stderr, "snapshot: %s\n", r.status().ToString().c_str());
-        _exit(4);
-      }
-      next_snapshot = now + std::chrono::milliseconds(200);
-    }
-    if (now - start > std::chrono::seconds(60)) _exit(5);  // never outlive a lost parent
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-}
-
-TEST(ReplayToolLiveChild, DISABLED_AppendsAndSnapshotsUntilKilled) {
-  const char* dir = std::getenv(kLiveEnvDir);
-  if (dir == nullptr) GTEST_SKIP() << "helper process of ReplayToolLiveTest; not a test by itself";
-  LiveWriterMain(dir);
-}
-
-// Kills and reaps the child on every way out of the test.
-class ChildProcess {
- public:
-  ~ChildProcess() { Kill(); }
-  pid_t pid() const { return pid_; }
-
-  void Start(const std::string& spine_dir, const std::string& log_path) {
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string kv = *e;
-      if (kv.rfind("GTEST_", 0) == 0 || kv.rfind(kLiveEnvDir, 0) == 0) continue;
-      env_strings.push_back(kv);
-    }
-    env_strings.push_back(std::string(kLiveEnvDir) + "=" + spine_dir);
-    std::vector<std::string> arg_strings = {"/proc/self/exe",
-                                            std::string("--gtest_filter=") + kLiveChildTest,
-                                            "--gtest_also_run_disabled_tests"};
-    std::vector<char*> envp, argv;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    for (auto& s : arg_strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    const int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    ASSERT_GE(out, 0) << log_path;
-    const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      // Only async-signal-safe calls between fork and execve.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) _exit(126);
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-      ::execve("/proc/self/exe", argv.data(), envp.data());
-      _exit(127);
-    }
-    ::close(out);
-    ASSERT_GT(pid, 0) << "fork: " << std::strerror(errno);
-    pid_ = pid;
-  }
-
-  // True while the child runs; false (and *status set) once it exited.
-  bool Running(int* status) {
-    if (pid_ <= 0) return false;
-    const pid_t r = ::waitpid(pid_, status, WNOHANG);
-    if (r == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
-
-  // SIGKILL and reap; returns the wait status (or -1 if already gone).
-  int Kill() {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
+// 5. A live spine: a child process appends and snapshots until SIGKILLed
+// (razar_replay_live_writer).
 
 // forensics.h: "Safe while a live RAZAR writes the spine"; on a live spine
 // only a torn tail of the newest segment may be reported, as a note. A
@@ -1514,7 +1404,7 @@ TEST(ReplayToolLiveTest, EveryCommandWorksWhileAChildWritesAndAfterItIsKilled) {
   const std::string spine = dir.Sub("spine");
   const std::string child_log = dir.Sub("child.out");
   ChildProcess child;
-  ASSERT_NO_FATAL_FAILURE(child.Start(spine, child_log));
+  ASSERT_NO_FATAL_FAILURE(child.Start({RAZAR_REPLAY_LIVE_WRITER, spine}, child_log));
 
   // Wait until the spine exists and holds records.
   int status = 0;

@@ -1,4 +1,4 @@
-#include "storage/fault_injection_env.h"
+#include "storage/testing/fault_injection_env.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "storage/log_writer.h"
-#include "storage/test_util.h"
+#include "testing/log_test_util.h"
 
 namespace razar::storage {
 namespace {

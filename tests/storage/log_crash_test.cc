@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "storage/log_writer.h"
-#include "storage/test_util.h"
+#include "testing/log_test_util.h"
 
 namespace razar::storage {
 namespace {

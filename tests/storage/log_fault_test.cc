@@ -15,9 +15,9 @@
 #include <set>
 #include <thread>
 
-#include "storage/fault_injection_env.h"
+#include "storage/testing/fault_injection_env.h"
 #include "storage/log_writer.h"
-#include "storage/test_util.h"
+#include "testing/log_test_util.h"
 
 namespace razar::storage {
 namespace {
@@ -435,43 +435,11 @@ class ReversingRing final : public Ring {
 };
 
 // Env::Default() with a ReversingRing.
-class ReversingEnv final : public Env {
+class ReversingEnv final : public ForwardingEnv {
  public:
-  ReversingEnv() : base_(Env::Default()) {}
-  Result<int> Open(const std::string& path, int flags, int mode) override {
-    return base_->Open(path, flags, mode);
-  }
-  Status Close(int fd) override { return base_->Close(fd); }
-  Result<size_t> PRead(int fd, void* buf, size_t n, uint64_t offset) override {
-    return base_->PRead(fd, buf, n, offset);
-  }
-  Status PWrite(int fd, const void* buf, size_t n, uint64_t offset) override {
-    return base_->PWrite(fd, buf, n, offset);
-  }
-  Status Fdatasync(int fd) override { return base_->Fdatasync(fd); }
-  Result<uint64_t> FileSize(int fd) override { return base_->FileSize(fd); }
-  Status Truncate(const std::string& path, uint64_t size) override {
-    return base_->Truncate(path, size);
-  }
-  Status Rename(const std::string& from, const std::string& to) override {
-    return base_->Rename(from, to);
-  }
-  Status Remove(const std::string& path) override { return base_->Remove(path); }
-  Status CreateDirs(const std::string& path) override { return base_->CreateDirs(path); }
-  Status SyncDir(const std::string& path) override { return base_->SyncDir(path); }
-  Result<std::vector<std::string>> ListDir(const std::string& path) override {
-    return base_->ListDir(path);
-  }
-  bool Exists(const std::string& path) override { return base_->Exists(path); }
   Result<std::unique_ptr<Ring>> NewRing(unsigned) override {
-    return std::unique_ptr<Ring>(new ReversingRing(base_));
+    return std::unique_ptr<Ring>(new ReversingRing(base()));
   }
-  int64_t NowUnixNanos() override { return base_->NowUnixNanos(); }
-  uint64_t MonotonicNanos() override { return base_->MonotonicNanos(); }
-  void SleepForMicros(uint64_t micros) override { base_->SleepForMicros(micros); }
-
- private:
-  Env* base_;
 };
 
 TEST(LogFaultTest, CompletionsReapedInReverseOrderDoNotFailTheWriter) {

@@ -15,7 +15,7 @@
 
 #include "storage/log_writer.h"
 #include "storage/record_codec.h"
-#include "storage/test_util.h"
+#include "testing/log_test_util.h"
 
 namespace razar::storage {
 namespace {

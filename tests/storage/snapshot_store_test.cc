@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "razar/formats/snapshot_generated.h"
-#include "storage/spine_test_util.h"
-#include "storage/test_util.h"
+#include "testing/spine_test_util.h"
+#include "testing/log_test_util.h"
 
 namespace razar::storage {
 namespace {

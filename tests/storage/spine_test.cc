@@ -29,10 +29,10 @@
 #include <thread>
 #include <vector>
 
-#include "storage/spine_test_util.h"
-#include "storage/test_util.h"
-
-extern char** environ;
+#include "testing/child_process.h"
+#include "testing/log_test_util.h"
+#include "testing/spine_test_util.h"
+#include "tests/storage/spine_crash_child.h"
 
 namespace razar::storage {
 namespace {
@@ -765,72 +765,19 @@ INSTANTIATE_TEST_SUITE_P(BothWriteMethods, SpineMethodTest,
                          MethodName);
 
 // ---------------------------------------------------------------------------
-// Crash at every step of a snapshot publish. The child is a fresh exec of
-// this test binary (fork + execve), so it inherits no RocksDB or writer
-// threads from the parent; it runs the disabled test below, which appends
-// a known stream, takes one complete snapshot, appends more, arms the
-// crash point and snapshots again — _exit(0) inside the store.
+// Crash at every step of a snapshot publish. The child is its own program,
+// razar_spine_crash_child (spine_crash_child.h), started with fork + execve
+// so that it inherits no RocksDB or writer threads from this process: it
+// appends a known stream, takes one complete snapshot, appends more, arms
+// the crash point and snapshots again — _exit(0) inside the store.
 
-constexpr const char* kEnvDir = "RAZAR_SPINE_CRASH_DIR";
-constexpr const char* kEnvPoint = "RAZAR_SPINE_CRASH_POINT";
-constexpr const char* kEnvMethod = "RAZAR_SPINE_CRASH_METHOD";
-constexpr uint64_t kCrashSeed = 8086;
-constexpr int kOpsBeforeFirst = 900;
-constexpr int kOpsAfterFirst = 400;
-constexpr Layer kCrashLayer = Layer::heart;
-
-enum ChildExit : int {
-  kChildCrashed = 0,  // SnapshotStore::MaybeCrash
-  kChildOpenFailed = 2,
-  kChildAppendFailed = 3,
-  kChildSnapshotFailed = 4,
-  kChildWaitFailed = 5,
-  kChildFileFailed = 6,
-  kChildNoCrash = 10,
-  kChildNoCrashError = 11,
-};
-
-SpineOptions CrashSpineOptions(const std::string& dir, SnapshotWriteMethod m) {
-  return TestSpineOptions(dir, m, Durability::kBatch, 64u << 10);
-}
-
-std::string LsnFile(const std::string& base) { return base + "/acked-lsns"; }
-
-[[noreturn]] void CrashChildMain(const std::string& base, SnapshotCrashPoint point,
-                                 SnapshotWriteMethod method) {
-  auto sp = Spine::Open(CrashSpineOptions(base + "/spine", method));
-  if (!sp.ok()) _exit(kChildOpenFailed);
-  Spine* spine = sp->get();
-  OpGen gen(kCrashSeed, 0, 300);
-  RecordEncoder enc;
-  std::vector<Lsn> lsns;
-  for (int i = 0; i < kOpsBeforeFirst + kOpsAfterFirst; ++i) {
-    if (i == kOpsBeforeFirst && !spine->Snapshot(kCrashLayer).ok()) _exit(kChildSnapshotFailed);
-    auto lsn = testing::RunOp(spine, enc, gen.Next());
-    if (!lsn.ok()) _exit(kChildAppendFailed);
-    lsns.push_back(*lsn);
-  }
-  if (!spine->WaitDurable(lsns.back()).ok()) _exit(kChildWaitFailed);
-  int fd = ::open(LsnFile(base).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) _exit(kChildFileFailed);
-  const size_t bytes = lsns.size() * sizeof(Lsn);
-  if (::write(fd, lsns.data(), bytes) != static_cast<ssize_t>(bytes)) _exit(kChildFileFailed);
-  ::close(fd);
-  spine->store()->SetCrashPointForTest(point);
-  auto rep = spine->Snapshot(kCrashLayer);
-  _exit(rep.ok() ? kChildNoCrash : kChildNoCrashError);
-}
-
-TEST(SpineCrashChild, DISABLED_RunsOnlyAsAChildOfTheCrashTests) {
-  const char* dir = std::getenv(kEnvDir);
-  const char* point = std::getenv(kEnvPoint);
-  const char* method = std::getenv(kEnvMethod);
-  if (dir == nullptr || point == nullptr || method == nullptr) {
-    GTEST_SKIP() << "helper process of SpineCrashTest; not a test by itself";
-  }
-  CrashChildMain(dir, static_cast<SnapshotCrashPoint>(std::atoi(point)),
-                 static_cast<SnapshotWriteMethod>(std::atoi(method)));
-}
+using crash_child::CrashSpineOptions;
+using crash_child::kChildCrashed;
+using crash_child::kCrashLayer;
+using crash_child::kCrashSeed;
+using crash_child::kOpsAfterFirst;
+using crash_child::kOpsBeforeFirst;
+using crash_child::LsnFile;
 
 struct CrashCase {
   SnapshotCrashPoint point;
@@ -857,60 +804,14 @@ class SpineCrashTest : public ::testing::TestWithParam<CrashCase> {
  protected:
   void SetUp() override { RAZAR_SKIP_WITHOUT_URING(); }
 
-  // fork + execve of this binary running the child test; returns its wait
-  // status, or -1 after killing a child that did not finish in time.
+  // Runs the child program to its end; returns its wait status, or -1
+  // after killing a child that did not finish in time.
   int RunChild(const std::string& base) {
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string kv = *e;
-      if (kv.rfind("GTEST_", 0) == 0 || kv.rfind("XML_OUTPUT_FILE", 0) == 0 ||
-          kv.rfind("RAZAR_SPINE_CRASH_", 0) == 0) {
-        continue;
-      }
-      env_strings.push_back(kv);
-    }
-    env_strings.push_back(std::string(kEnvDir) + "=" + base);
-    env_strings.push_back(std::string(kEnvPoint) + "=" +
-                          std::to_string(static_cast<int>(GetParam().point)));
-    env_strings.push_back(std::string(kEnvMethod) + "=" +
-                          std::to_string(static_cast<int>(GetParam().method)));
-    std::vector<std::string> arg_strings = {
-        "/proc/self/exe", "--gtest_filter=SpineCrashChild.DISABLED_RunsOnlyAsAChildOfTheCrashTests",
-        "--gtest_also_run_disabled_tests"};
-    std::vector<char*> envp, argv;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    for (auto& s : arg_strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    std::string exe_path = "/proc/self/exe";
-    int out = ::open((base + "/child.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    EXPECT_GE(out, 0);
-
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      if (out >= 0) {
-        ::dup2(out, 1);
-        ::dup2(out, 2);
-      }
-      ::execve(exe_path.c_str(), argv.data(), envp.data());
-      _exit(127);
-    }
-    if (out >= 0) ::close(out);
-    EXPECT_GT(pid, 0) << "fork: " << std::strerror(errno);
-    if (pid <= 0) return -1;
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    for (;;) {
-      int status = 0;
-      pid_t r = ::waitpid(pid, &status, WNOHANG);
-      if (r == pid) return status;
-      if (Clock::now() > deadline) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        ADD_FAILURE() << "child did not finish within 60 s; killed";
-        return -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    testing::ChildProcess child;
+    child.Start({RAZAR_SPINE_CRASH_CHILD, base, std::to_string(static_cast<int>(GetParam().point)),
+                 std::to_string(static_cast<int>(GetParam().method))},
+                base + "/child.out");
+    return child.pid() > 0 ? child.Wait(std::chrono::seconds(60)) : -1;
   }
 };
 

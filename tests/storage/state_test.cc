@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "storage/record_codec.h"
-#include "storage/spine_test_util.h"
-#include "storage/test_util.h"
+#include "testing/spine_test_util.h"
+#include "testing/log_test_util.h"
 
 namespace razar::storage {
 namespace {

@@ -1,4 +1,4 @@
-#include "storage/log_roundtrip.h"
+#include "storage/testing/log_roundtrip.h"
 
 #include <xxhash.h>
 

@@ -15,7 +15,11 @@
 //
 // Counting: "write N" counts every PWrite call and ring write from the
 // moment the fault is armed, 1-based; likewise "sync N" for Fdatasync and
-// ring fdatasyncs. Reads, renames and directory operations pass through.
+// ring fdatasyncs. Reads, truncation, directory operations and the clock
+// pass through (ForwardingEnv).
+//
+// Test support: part of razar_storage_testing, not of the production
+// library.
 //
 // Thread safety: all methods are safe from any thread (one internal mutex).
 #pragma once
@@ -28,10 +32,11 @@
 #include <vector>
 
 #include "storage/env.h"
+#include "storage/testing/forwarding_env.h"
 
 namespace razar::storage {
 
-class FaultInjectionEnv final : public Env {
+class FaultInjectionEnv final : public ForwardingEnv {
  public:
   enum class Op { kWrite, kSync };
 
@@ -66,24 +71,14 @@ class FaultInjectionEnv final : public Env {
   uint64_t writes() const;  // total write operations seen
   uint64_t syncs() const;   // total sync operations seen
 
-  // Env.
+  // Env: what the faults change; everything else is ForwardingEnv's.
   Result<int> Open(const std::string& path, int flags, int mode) override;
   Status Close(int fd) override;
-  Result<size_t> PRead(int fd, void* buf, size_t n, uint64_t offset) override;
   Status PWrite(int fd, const void* buf, size_t n, uint64_t offset) override;
   Status Fdatasync(int fd) override;
-  Result<uint64_t> FileSize(int fd) override;
-  Status Truncate(const std::string& path, uint64_t size) override;
   Status Rename(const std::string& from, const std::string& to) override;
   Status Remove(const std::string& path) override;
-  Status CreateDirs(const std::string& path) override;
-  Status SyncDir(const std::string& path) override;
-  Result<std::vector<std::string>> ListDir(const std::string& path) override;
-  bool Exists(const std::string& path) override;
   Result<std::unique_ptr<Ring>> NewRing(unsigned entries) override;
-  int64_t NowUnixNanos() override;
-  uint64_t MonotonicNanos() override;
-  void SleepForMicros(uint64_t micros) override;
 
   // Used by the ring: one write / one sync with fault logic. Returns bytes
   // written or -errno.
@@ -113,7 +108,7 @@ class FaultInjectionEnv final : public Env {
   int64_t DoWrite(int fd, const void* data, size_t len, uint64_t offset);
   int64_t DoSync(int fd);
 
-  Env* base_;
+  Env* const base_;  // == base(), borrowed
   mutable std::mutex mu_;
   std::map<int, std::string> fd_paths_;     // open fds -> path
   std::map<std::string, FileState> files_;  // path -> unsynced writes

@@ -1,48 +1,15 @@
-// Shared helpers for the state, snapshot-store and spine tests
-// (docs/formats/spine.md): an independent state comparator (it does not
-// trust State::Diff, which is itself under test), a placement check, raw
-// RocksDB access to the snapshot store for byte surgery, a deterministic
-// generator of valid typed Spine operations with the record each one
-// stands for, and test Spine options.
-//
-// Thread safety: free functions are thread-safe; objects are single-threaded.
-#pragma once
+#include "testing/spine_test_util.h"
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
-#include <xxhash.h>
 
 #include <algorithm>
-#include <cstdint>
-#include <map>
-#include <memory>
-#include <optional>
-#include <random>
-#include <string>
-#include <utility>
-#include <vector>
-
-#include "storage/record_codec.h"
-#include "storage/snapshot_store.h"
-#include "storage/spine.h"
-#include "storage/state.h"
-#include "storage/test_util.h"
 
 namespace razar::storage::testing {
 
-using Bytes = std::vector<uint8_t>;
+namespace {
 
-inline constexpr Layer kAllLayers[kLayerCount] = {Layer::root,  Layer::sacral, Layer::solar,
-                                                  Layer::heart, Layer::throat, Layer::third_eye,
-                                                  Layer::crown};
-
-// ---------------------------------------------------------------------------
-// Independent comparison of two States. `with_time` false ignores the
-// wall-clock fields (*_unix_ns), for comparing a live state with a model
-// applied with timestamp 0. Returns "" when equal, else the first
-// difference.
-
-inline std::string BytesStr(const Bytes& b) {
+std::string BytesStr(const Bytes& b) {
   static const char* kHex = "0123456789abcdef";
   std::string s = std::to_string(b.size()) + "B:";
   for (size_t i = 0; i < b.size() && i < 16; ++i) {
@@ -60,7 +27,7 @@ inline std::string BytesStr(const Bytes& b) {
     }                                                    \
   } while (0)
 
-inline std::string SessionFieldDiff(const std::string& where, const Session& a, const Session& b,
+std::string SessionFieldDiff(const std::string& where, const Session& a, const Session& b,
                                     bool with_time) {
   RAZAR_CMP_FIELD(where, a, b, session_id);
   RAZAR_CMP_FIELD(where, a, b, layer);
@@ -82,7 +49,7 @@ inline std::string SessionFieldDiff(const std::string& where, const Session& a, 
   return "";
 }
 
-inline std::string EventFieldDiff(const std::string& where, const PendingEvent& a,
+std::string EventFieldDiff(const std::string& where, const PendingEvent& a,
                                   const PendingEvent& b, bool with_time) {
   RAZAR_CMP_FIELD(where, a, b, event_id);
   RAZAR_CMP_FIELD(where, a, b, session_id);
@@ -92,7 +59,7 @@ inline std::string EventFieldDiff(const std::string& where, const PendingEvent& 
   return "";
 }
 
-inline std::string ComponentFieldDiff(const std::string& where, const Component& a,
+std::string ComponentFieldDiff(const std::string& where, const Component& a,
                                       const Component& b, bool with_time) {
   RAZAR_CMP_FIELD(where, a, b, component_id);
   RAZAR_CMP_FIELD(where, a, b, name);
@@ -106,7 +73,7 @@ inline std::string ComponentFieldDiff(const std::string& where, const Component&
   return "";
 }
 
-inline std::string MetaFieldDiff(const std::string& where, const LayerMeta& a, const LayerMeta& b,
+std::string MetaFieldDiff(const std::string& where, const LayerMeta& a, const LayerMeta& b,
                                  bool with_time) {
   RAZAR_CMP_FIELD(where, a, b, down);
   RAZAR_CMP_FIELD(where, a, b, reason);
@@ -138,7 +105,9 @@ std::string MapDiff(const std::string& where, const char* what, const Map& a, co
   return "";
 }
 
-inline std::string LayerStateDiff(Layer l, const LayerState& a, const LayerState& b,
+}  // namespace
+
+std::string LayerStateDiff(Layer l, const LayerState& a, const LayerState& b,
                                   bool with_time) {
   const std::string ln = LayerName(l);
   for (uint32_t s = 0; s < kShardCount; ++s) {
@@ -169,7 +138,7 @@ inline std::string LayerStateDiff(Layer l, const LayerState& a, const LayerState
   return MetaFieldDiff(ln + " meta", a.meta, b.meta, with_time);
 }
 
-inline std::string StateDiffOf(const State& a, const State& b, bool with_time = true) {
+std::string StateDiffOf(const State& a, const State& b, bool with_time) {
   for (Layer l : kAllLayers) {
     std::string d = LayerStateDiff(l, a.layer(l), b.layer(l), with_time);
     if (!d.empty()) return d;
@@ -177,10 +146,7 @@ inline std::string StateDiffOf(const State& a, const State& b, bool with_time = 
   return "";
 }
 
-// Every session sits in shard ShardOfSession(id) of its own layer under its
-// own id; every event in the shard of its session under its own id; every
-// component under its own id. Returns "" or the first violation.
-inline std::string PlacementProblem(const State& st) {
+std::string PlacementProblem(const State& st) {
   for (Layer l : kAllLayers) {
     const LayerState& ls = st.layer(l);
     for (uint32_t s = 0; s < kShardCount; ++s) {
@@ -208,7 +174,7 @@ inline std::string PlacementProblem(const State& st) {
 // A canonical rendering of one (layer, shard) — sessions and events in id
 // order, or for the layer shard the components and the meta — to detect
 // which shards a record changed.
-inline std::string ShardImage(const LayerState& ls, uint32_t shard) {
+std::string ShardImage(const LayerState& ls, uint32_t shard) {
   std::string out;
   auto add = [&out](uint64_t v) { out += std::to_string(v) + ","; };
   auto add_bytes = [&out](const Bytes& b) { out += BytesStr(b) + ";"; };
@@ -262,7 +228,7 @@ inline std::string ShardImage(const LayerState& ls, uint32_t shard) {
 }
 
 // Decodes and applies an encoder's output (the span must still be valid).
-inline void ApplyEncoded(State* st, Lsn lsn, int64_t unix_ns, const RecordEncoder::Encoded& e) {
+void ApplyEncoded(State* st, Lsn lsn, int64_t unix_ns, const RecordEncoder::Encoded& e) {
   auto d = DecodeRecord(e.type, e.payload);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   st->Apply(lsn, unix_ns, *d);
@@ -270,7 +236,7 @@ inline void ApplyEncoded(State* st, Lsn lsn, int64_t unix_ns, const RecordEncode
 
 // Replays a whole log directory into a fresh State with State::Apply — the
 // reference for what a restart must rebuild when the log is complete.
-inline Status ReplayLogInto(const std::string& log_dir, State* st, uint64_t* records) {
+Status ReplayLogInto(const std::string& log_dir, State* st, uint64_t* records) {
   LogReaderOptions o;
   o.dir = log_dir;
   auto r = LogReader::Open(o);
@@ -288,10 +254,9 @@ inline Status ReplayLogInto(const std::string& log_dir, State* st, uint64_t* rec
 }
 
 // ---------------------------------------------------------------------------
-// Raw RocksDB access to a snapshot store directory (column family = layer
-// name; keys per docs/formats/spine.md).
+// Raw RocksDB access.
 
-inline std::string BigEndian64(uint64_t v) {
+std::string BigEndian64(uint64_t v) {
   std::string s(8, '\0');
   for (int i = 7; i >= 0; --i) {
     s[i] = static_cast<char>(v & 0xff);
@@ -299,98 +264,97 @@ inline std::string BigEndian64(uint64_t v) {
   }
   return s;
 }
-inline uint64_t ReadBigEndian64(const char* p) {
+uint64_t ReadBigEndian64(const char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
   return v;
 }
-inline uint64_t ReadLittleEndian64(const char* p) {
+uint64_t ReadLittleEndian64(const char* p) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
   return v;
 }
 
-class RawSnapshotDb {
- public:
-  // Opens every column family of the database at `path`.
-  static std::unique_ptr<RawSnapshotDb> Open(const std::string& path, bool read_only,
-                                             std::string* err) {
-    std::vector<std::string> names;
-    rocksdb::DBOptions dbo;
-    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(dbo, path, &names);
-    if (!s.ok()) {
-      *err = "ListColumnFamilies: " + s.ToString();
-      return nullptr;
-    }
-    std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-    for (const auto& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    auto out = std::unique_ptr<RawSnapshotDb>(new RawSnapshotDb());
-    rocksdb::Options opts;
-    if (read_only) {
-      s = rocksdb::DB::OpenForReadOnly(opts, path, descs, &out->handles_, &out->db_);
-    } else {
-      s = rocksdb::DB::Open(opts, path, descs, &out->handles_, &out->db_);
-    }
-    if (!s.ok()) {
-      *err = "open " + path + ": " + s.ToString();
-      return nullptr;
-    }
-    for (size_t i = 0; i < names.size(); ++i) out->by_name_[names[i]] = out->handles_[i];
-    return out;
-  }
+namespace {
 
-  ~RawSnapshotDb() {
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-    if (db_ != nullptr) {
-      db_->Close().PermitUncheckedError();
-      delete db_;
-    }
-  }
+Status FromRocks(const rocksdb::Status& s) {
+  return s.ok() ? Status::Ok() : Status::IoError(s.ToString());
+}
 
-  rocksdb::ColumnFamilyHandle* cf(const std::string& name) const {
-    auto it = by_name_.find(name);
-    return it == by_name_.end() ? nullptr : it->second;
-  }
-  std::vector<std::string> cf_names() const {
-    std::vector<std::string> out;
-    for (const auto& [n, h] : by_name_) out.push_back(n);
-    return out;
-  }
+}  // namespace
 
-  // Every (key, value) of a column family in key order.
-  std::vector<std::pair<std::string, std::string>> Entries(const std::string& cf_name) const {
-    std::vector<std::pair<std::string, std::string>> out;
-    rocksdb::ColumnFamilyHandle* h = cf(cf_name);
-    if (h == nullptr) return out;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), h));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      out.emplace_back(it->key().ToString(), it->value().ToString());
-    }
-    return out;
+std::unique_ptr<RawSnapshotDb> RawSnapshotDb::Open(const std::string& path, bool read_only,
+                                                   std::string* err) {
+  std::vector<std::string> names;
+  rocksdb::DBOptions dbo;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(dbo, path, &names);
+  if (!s.ok()) {
+    *err = "ListColumnFamilies: " + s.ToString();
+    return nullptr;
   }
-
-  rocksdb::Status Put(const std::string& cf_name, const std::string& key,
-                      const std::string& value) {
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    return db_->Put(wo, cf(cf_name), key, value);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const auto& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  auto out = std::unique_ptr<RawSnapshotDb>(new RawSnapshotDb());
+  rocksdb::Options opts;
+  if (read_only) {
+    s = rocksdb::DB::OpenForReadOnly(opts, path, descs, &out->handles_, &out->db_);
+  } else {
+    s = rocksdb::DB::Open(opts, path, descs, &out->handles_, &out->db_);
   }
-
-  rocksdb::Status Delete(const std::string& cf_name, const std::string& key) {
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    return db_->Delete(wo, cf(cf_name), key);
+  if (!s.ok()) {
+    *err = "open " + path + ": " + s.ToString();
+    return nullptr;
   }
+  for (size_t i = 0; i < names.size(); ++i) out->by_name_[names[i]] = out->handles_[i];
+  return out;
+}
 
- private:
-  RawSnapshotDb() = default;
-  rocksdb::DB* db_ = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name_;
-};
+RawSnapshotDb::~RawSnapshotDb() {
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  if (db_ != nullptr) {
+    db_->Close().PermitUncheckedError();
+    delete db_;
+  }
+}
+
+rocksdb::ColumnFamilyHandle* RawSnapshotDb::cf(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+std::vector<std::string> RawSnapshotDb::cf_names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, h] : by_name_) out.push_back(n);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> RawSnapshotDb::Entries(
+    const std::string& cf_name) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  rocksdb::ColumnFamilyHandle* h = cf(cf_name);
+  if (h == nullptr) return out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), h));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  return out;
+}
+
+Status RawSnapshotDb::Put(const std::string& cf_name, const std::string& key,
+                          const std::string& value) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Put(wo, cf(cf_name), key, value));
+}
+
+Status RawSnapshotDb::Delete(const std::string& cf_name, const std::string& key) {
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Delete(wo, cf(cf_name), key));
+}
 
 // Snapshot ids that have at least one entry in a layer column family.
-inline std::map<uint64_t, uint64_t> EntryCountsById(const RawSnapshotDb& db, Layer l) {
+std::map<uint64_t, uint64_t> EntryCountsById(const RawSnapshotDb& db, Layer l) {
   std::map<uint64_t, uint64_t> out;
   for (const auto& [k, v] : db.Entries(LayerName(l))) {
     if (k.size() >= 8) ++out[ReadBigEndian64(k.data())];
@@ -401,7 +365,7 @@ inline std::map<uint64_t, uint64_t> EntryCountsById(const RawSnapshotDb& db, Lay
 // Overwrites one value of snapshot `snapshot_id` of `layer` (preferring a
 // session entry) with a copy whose middle byte has one bit flipped. Returns
 // the key that was damaged, or "" with *err set.
-inline std::string FlipSnapshotValueByte(const std::string& db_path, Layer layer,
+std::string FlipSnapshotValueByte(const std::string& db_path, Layer layer,
                                          uint64_t snapshot_id, std::string* err) {
   auto db = RawSnapshotDb::Open(db_path, /*read_only=*/false, err);
   if (db == nullptr) return "";
@@ -419,7 +383,7 @@ inline std::string FlipSnapshotValueByte(const std::string& db_path, Layer layer
     return "";
   }
   value[value.size() / 2] = static_cast<char>(value[value.size() / 2] ^ 0x10);
-  rocksdb::Status s = db->Put(LayerName(layer), key, value);
+  Status s = db->Put(LayerName(layer), key, value);
   if (!s.ok()) {
     *err = "put: " + s.ToString();
     return "";
@@ -428,170 +392,128 @@ inline std::string FlipSnapshotValueByte(const std::string& db_path, Layer layer
 }
 
 // ---------------------------------------------------------------------------
-// A deterministic stream of valid typed Spine operations. Decisions depend
-// on the seed alone (never on a spine's answers), so a parent process can
-// regenerate exactly what a child appended.
+// The op generator.
 
-enum class OpKind {
-  kOpen,
-  kUpdate,
-  kUpdateKv,
-  kClose,
-  kPending,
-  kDone,
-  kBeat,
-  kStatus,
-  kDown,
-  kUp,
-  kPulse
-};
-
-struct Op {
-  OpKind kind = OpKind::kBeat;
-  Layer layer = Layer::root;
-  uint64_t session_id = 0;
-  uint64_t event_id = 0;
-  uint32_t component_id = 0;
-  std::string name;
-  Bytes bytes;
-  std::vector<std::pair<std::string, std::optional<Bytes>>> kv;
-  bool keep_state = false;  // kUpdateKv: state nullopt
-  // Session and event ops: run through Spine::Append with an encoded
-  // record instead of the typed call (the spine must index it the same).
-  bool via_append = false;
-  ComponentState cstate = ComponentState::starting;
-  uint64_t seq = 0;
-};
-
-class OpGen {
- public:
-  // Session ids are id_base + 1, + 2, ...; event ids likewise. Component
-  // ids are 1..components (shared between generators on purpose).
-  OpGen(uint64_t seed, uint64_t id_base, size_t max_sessions = 300, uint32_t components = 24,
-        bool allow_append = true)
-      : rng_(seed),
-        allow_append_(allow_append),
-        next_session_(id_base),
-        next_event_(id_base),
-        max_sessions_(max_sessions),
-        components_(components) {}
-
-  Op Next() {
-    Op op = Pick();
-    if (allow_append_ && op.kind <= OpKind::kDone && op.kind != OpKind::kUpdateKv) {
-      op.via_append = rng_() % 10 == 0;
-    }
-    return op;
+Op OpGen::Next() {
+  Op op = Pick();
+  if (allow_append_ && op.kind <= OpKind::kDone && op.kind != OpKind::kUpdateKv) {
+    op.via_append = rng_() % 10 == 0;
   }
+  return op;
+}
 
-  const std::map<uint64_t, Layer>& open_sessions() const { return open_; }
-
- private:
-  Op Pick() {
-    for (;;) {
-      int k = static_cast<int>(rng_() % 100);
-      Op op;
-      if (k < 16) {
-        if (open_.size() >= max_sessions_) continue;
-        op.kind = OpKind::kOpen;
-        op.session_id = ++next_session_;
-        op.layer = RandomLayer();
-        op.component_id = RandomComponent();
-        op.name = "comp-" + std::to_string(op.component_id);
-        op.bytes = RandomBytes(48);
-        open_[op.session_id] = op.layer;
-        open_ids_.push_back(op.session_id);
-        return op;
-      }
-      if (k < 56) {
-        if (open_ids_.empty()) continue;
-        uint64_t sid = open_ids_[rng_() % open_ids_.size()];
-        op.session_id = sid;
-        op.layer = open_.at(sid);
-        if (k < 30) {
-          op.kind = OpKind::kUpdate;
-          op.bytes = RandomBytes(64);
-        } else if (k < 36) {
-          op.kind = OpKind::kUpdateKv;
-          op.keep_state = (rng_() % 2) == 0;
-          if (!op.keep_state) op.bytes = RandomBytes(16);
-          int n = 1 + static_cast<int>(rng_() % 3);
-          for (int i = 0; i < n; ++i) {
-            std::string key = "k" + std::to_string(rng_() % 6);
-            if (rng_() % 4 == 0) {
-              op.kv.emplace_back(key, std::nullopt);
-            } else {
-              op.kv.emplace_back(key, RandomBytes(12));
-            }
-          }
-        } else if (k < 48) {
-          op.kind = OpKind::kPending;
-          op.event_id = ++next_event_;
-          op.bytes = RandomBytes(40);
-          pending_.emplace_back(op.event_id, sid);
-        } else {
-          op.kind = OpKind::kClose;
-          open_.erase(sid);
-          open_ids_.erase(std::find(open_ids_.begin(), open_ids_.end(), sid));
-          std::erase_if(pending_, [sid](const auto& p) { return p.second == sid; });
-        }
-        return op;
-      }
-      if (k < 60) {
-        if (pending_.empty()) continue;
-        size_t i = rng_() % pending_.size();
-        op.kind = OpKind::kDone;
-        op.event_id = pending_[i].first;
-        op.session_id = pending_[i].second;
-        op.layer = open_.at(op.session_id);
-        pending_.erase(pending_.begin() + static_cast<ptrdiff_t>(i));
-        return op;
-      }
-      op.layer = RandomLayer();
-      if (k < 84) {
-        op.kind = OpKind::kBeat;
-        op.component_id = RandomComponent();
-        op.seq = ++beat_seq_;
-      } else if (k < 92) {
-        op.kind = OpKind::kStatus;
-        op.component_id = RandomComponent();
-        op.name = "comp-" + std::to_string(op.component_id);
-        op.cstate = static_cast<ComponentState>(rng_() % 7);
-        op.name += (rng_() % 2) ? "" : "-v2";
-        op.bytes = RandomBytes(8);  // detail is derived from it
-      } else if (k < 95) {
-        op.kind = OpKind::kDown;
-        op.name = "reason-" + std::to_string(rng_() % 100);
-      } else if (k < 98) {
-        op.kind = OpKind::kUp;
-      } else {
-        op.kind = OpKind::kPulse;
-        op.name = "comp-" + std::to_string(RandomComponent());
-      }
+// k (0..99) picks the kind: 16% open, 40% an op on an open session, 4% an
+// event done, the rest layer ops; a pick that is impossible now draws again.
+Op OpGen::Pick() {
+  for (;;) {
+    const int k = static_cast<int>(rng_() % 100);
+    Op op;
+    if (k < 16) {
+      if (PickOpen(&op)) return op;
+    } else if (k < 56) {
+      if (PickSessionOp(k, &op)) return op;
+    } else if (k < 60) {
+      if (PickDone(&op)) return op;
+    } else {
+      PickLayerOp(k, &op);
       return op;
     }
   }
+}
 
-  Layer RandomLayer() { return kAllLayers[rng_() % kLayerCount]; }
-  uint32_t RandomComponent() { return 1 + static_cast<uint32_t>(rng_() % components_); }
-  Bytes RandomBytes(size_t max) { return PatternBytes(rng_(), rng_() % (max + 1)); }
+bool OpGen::PickOpen(Op* op) {
+  if (open_.size() >= max_sessions_) return false;
+  op->kind = OpKind::kOpen;
+  op->session_id = ++next_session_;
+  op->layer = RandomLayer();
+  op->component_id = RandomComponent();
+  op->name = "comp-" + std::to_string(op->component_id);
+  op->bytes = RandomBytes(48);
+  open_[op->session_id] = op->layer;
+  open_ids_.push_back(op->session_id);
+  return true;
+}
 
-  std::mt19937_64 rng_;
-  bool allow_append_;
-  uint64_t next_session_;
-  uint64_t next_event_;
-  size_t max_sessions_;
-  uint32_t components_;
-  uint64_t beat_seq_ = 0;
-  std::map<uint64_t, Layer> open_;
-  std::vector<uint64_t> open_ids_;
-  std::vector<std::pair<uint64_t, uint64_t>> pending_;  // (event, session)
-};
+bool OpGen::PickSessionOp(int k, Op* op) {
+  if (open_ids_.empty()) return false;
+  const uint64_t sid = open_ids_[rng_() % open_ids_.size()];
+  op->session_id = sid;
+  op->layer = open_.at(sid);
+  if (k < 30) {
+    op->kind = OpKind::kUpdate;
+    op->bytes = RandomBytes(64);
+  } else if (k < 36) {
+    op->kind = OpKind::kUpdateKv;
+    op->keep_state = (rng_() % 2) == 0;
+    if (!op->keep_state) op->bytes = RandomBytes(16);
+    const int n = 1 + static_cast<int>(rng_() % 3);
+    for (int i = 0; i < n; ++i) {
+      std::string key = "k" + std::to_string(rng_() % 6);
+      if (rng_() % 4 == 0) {
+        op->kv.emplace_back(key, std::nullopt);
+      } else {
+        op->kv.emplace_back(key, RandomBytes(12));
+      }
+    }
+  } else if (k < 48) {
+    op->kind = OpKind::kPending;
+    op->event_id = ++next_event_;
+    op->bytes = RandomBytes(40);
+    pending_.emplace_back(op->event_id, sid);
+  } else {
+    op->kind = OpKind::kClose;
+    open_.erase(sid);
+    open_ids_.erase(std::find(open_ids_.begin(), open_ids_.end(), sid));
+    std::erase_if(pending_, [sid](const auto& p) { return p.second == sid; });
+  }
+  return true;
+}
 
-inline std::string DetailOf(const Op& op) { return "detail-" + BytesStr(op.bytes); }
+bool OpGen::PickDone(Op* op) {
+  if (pending_.empty()) return false;
+  const size_t i = rng_() % pending_.size();
+  op->kind = OpKind::kDone;
+  op->event_id = pending_[i].first;
+  op->session_id = pending_[i].second;
+  op->layer = open_.at(op->session_id);
+  pending_.erase(pending_.begin() + static_cast<ptrdiff_t>(i));
+  return true;
+}
+
+void OpGen::PickLayerOp(int k, Op* op) {
+  op->layer = RandomLayer();
+  if (k < 84) {
+    op->kind = OpKind::kBeat;
+    op->component_id = RandomComponent();
+    op->seq = ++beat_seq_;
+  } else if (k < 92) {
+    op->kind = OpKind::kStatus;
+    op->component_id = RandomComponent();
+    op->name = "comp-" + std::to_string(op->component_id);
+    op->cstate = static_cast<ComponentState>(rng_() % 7);
+    op->name += (rng_() % 2) ? "" : "-v2";
+    op->bytes = RandomBytes(8);  // detail is derived from it
+  } else if (k < 95) {
+    op->kind = OpKind::kDown;
+    op->name = "reason-" + std::to_string(rng_() % 100);
+  } else if (k < 98) {
+    op->kind = OpKind::kUp;
+  } else {
+    op->kind = OpKind::kPulse;
+    op->name = "comp-" + std::to_string(RandomComponent());
+  }
+}
+
+Layer OpGen::RandomLayer() { return kAllLayers[rng_() % kLayerCount]; }
+uint32_t OpGen::RandomComponent() { return 1 + static_cast<uint32_t>(rng_() % components_); }
+Bytes OpGen::RandomBytes(size_t max) { return PatternBytes(rng_(), rng_() % (max + 1)); }
+
+namespace {
+std::string DetailOf(const Op& op) { return "detail-" + BytesStr(op.bytes); }
+}  // namespace
 
 // The record an op stands for.
-inline RecordEncoder::Encoded EncodeOp(RecordEncoder& enc, const Op& op,
+RecordEncoder::Encoded EncodeOp(RecordEncoder& enc, const Op& op,
                                        std::vector<KeyValueArg>* kv_scratch) {
   switch (op.kind) {
     case OpKind::kOpen:
@@ -632,7 +554,7 @@ inline RecordEncoder::Encoded EncodeOp(RecordEncoder& enc, const Op& op,
 
 // Runs an op through the typed Spine API (kv updates and failure pulses,
 // which have no typed call, through Spine::Append).
-inline Result<Lsn> RunOp(Spine* spine, RecordEncoder& enc, const Op& op) {
+Result<Lsn> RunOp(Spine* spine, RecordEncoder& enc, const Op& op) {
   if (op.via_append) {
     std::vector<KeyValueArg> scratch;
     RecordEncoder::Encoded e = EncodeOp(enc, op, &scratch);
@@ -669,7 +591,7 @@ inline Result<Lsn> RunOp(Spine* spine, RecordEncoder& enc, const Op& op) {
 
 // Runs `n` ops of `gen`, failing the test at the first error; *last gets
 // the LSN of the last one.
-inline void RunOps(Spine* spine, RecordEncoder& enc, OpGen& gen, int n, Lsn* last = nullptr) {
+void RunOps(Spine* spine, RecordEncoder& enc, OpGen& gen, int n, Lsn* last) {
   for (int i = 0; i < n; ++i) {
     Result<Lsn> lsn = RunOp(spine, enc, gen.Next());
     ASSERT_TRUE(lsn.ok()) << "op #" << i << ": " << lsn.status().ToString();
@@ -678,17 +600,13 @@ inline void RunOps(Spine* spine, RecordEncoder& enc, OpGen& gen, int n, Lsn* las
 }
 
 // Applies an op to a model State at `lsn` with timestamp 0.
-inline void ApplyOp(State* model, RecordEncoder& enc, const Op& op, Lsn lsn) {
+void ApplyOp(State* model, RecordEncoder& enc, const Op& op, Lsn lsn) {
   std::vector<KeyValueArg> scratch;
   ApplyEncoded(model, lsn, 0, EncodeOp(enc, op, &scratch));
 }
 
-// ---------------------------------------------------------------------------
-// Spine options for tests: small log segments and buffers, no background
-// snapshots.
-inline SpineOptions TestSpineOptions(const std::string& dir, SnapshotWriteMethod method,
-                                     Durability durability = Durability::kNone,
-                                     uint64_t segment_bytes = 64u << 10) {
+SpineOptions TestSpineOptions(const std::string& dir, SnapshotWriteMethod method,
+                              Durability durability, uint64_t segment_bytes) {
   SpineOptions o;
   o.dir = dir;
   o.log.segment_bytes = segment_bytes;
@@ -699,7 +617,7 @@ inline SpineOptions TestSpineOptions(const std::string& dir, SnapshotWriteMethod
   return o;
 }
 
-inline const char* MethodTag(SnapshotWriteMethod m) {
+const char* MethodTag(SnapshotWriteMethod m) {
   return m == SnapshotWriteMethod::kSstIngest ? "SstIngest" : "WriteBatch";
 }
 

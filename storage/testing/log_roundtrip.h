@@ -6,6 +6,9 @@
 // (LSN, type, payload). This is the main job until the orchestrator exists
 // and the quickest end-to-end check of a machine's log performance.
 //
+// Test support: part of razar_storage_testing (razar-beat's round trip is a
+// test of the log that the main job runs), not of the production library.
+//
 // Thread safety: RunRoundTrip is re-entrant; it owns every object it makes.
 #pragma once
 

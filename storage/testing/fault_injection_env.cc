@@ -1,4 +1,4 @@
-#include "storage/fault_injection_env.h"
+#include "storage/testing/fault_injection_env.h"
 
 #include <fcntl.h>
 
@@ -140,7 +140,7 @@ Status WriteAnyAlignment(Env* base, int fd, const std::string* path, const void*
 
 }  // namespace
 
-FaultInjectionEnv::FaultInjectionEnv(Env* base) : base_(base != nullptr ? base : Env::Default()) {}
+FaultInjectionEnv::FaultInjectionEnv(Env* base) : ForwardingEnv(base), base_(this->base()) {}
 
 FaultInjectionEnv::~FaultInjectionEnv() = default;
 
@@ -343,10 +343,6 @@ Status FaultInjectionEnv::Close(int fd) {
   return base_->Close(fd);
 }
 
-Result<size_t> FaultInjectionEnv::PRead(int fd, void* buf, size_t n, uint64_t offset) {
-  return base_->PRead(fd, buf, n, offset);
-}
-
 Status FaultInjectionEnv::PWrite(int fd, const void* buf, size_t n, uint64_t offset) {
   std::lock_guard<std::mutex> lock(mu_);
   int rc = CheckFault(Op::kWrite);
@@ -363,12 +359,6 @@ Status FaultInjectionEnv::Fdatasync(int fd) {
   int64_t res = DoSync(fd);
   if (res < 0) return Status::FromErrno("fdatasync", static_cast<int>(-res));
   return Status::Ok();
-}
-
-Result<uint64_t> FaultInjectionEnv::FileSize(int fd) { return base_->FileSize(fd); }
-
-Status FaultInjectionEnv::Truncate(const std::string& path, uint64_t size) {
-  return base_->Truncate(path, size);
 }
 
 Status FaultInjectionEnv::Rename(const std::string& from, const std::string& to) {
@@ -401,27 +391,11 @@ Status FaultInjectionEnv::Remove(const std::string& path) {
   return Status::Ok();
 }
 
-Status FaultInjectionEnv::CreateDirs(const std::string& path) { return base_->CreateDirs(path); }
-
-Status FaultInjectionEnv::SyncDir(const std::string& path) { return base_->SyncDir(path); }
-
-Result<std::vector<std::string>> FaultInjectionEnv::ListDir(const std::string& path) {
-  return base_->ListDir(path);
-}
-
-bool FaultInjectionEnv::Exists(const std::string& path) { return base_->Exists(path); }
-
-// ---- Env: ring and clock ----
+// ---- Env: ring ----
 
 Result<std::unique_ptr<Ring>> FaultInjectionEnv::NewRing(unsigned entries) {
   if (entries == 0) return Status::InvalidArgument("ring needs at least one entry");
   return std::unique_ptr<Ring>(new FaultRing(this, entries));
 }
-
-int64_t FaultInjectionEnv::NowUnixNanos() { return base_->NowUnixNanos(); }
-
-uint64_t FaultInjectionEnv::MonotonicNanos() { return base_->MonotonicNanos(); }
-
-void FaultInjectionEnv::SleepForMicros(uint64_t micros) { base_->SleepForMicros(micros); }
 
 }  // namespace razar::storage
