@@ -6,8 +6,10 @@
 #      compared);
 #   2. `razar check` prints the boot plan;
 #   3. `razar boot --exit-after-boot`: stages in priority order, probes,
-#      retries, `flaky` quarantined and `reporter` blocked behind it (so the
-#      boot reports "degraded", exit 1, by design), components left running;
+#      retries, `flaky` (no probe: it must outlive its 1 s start grace, and
+#      dies after 0.3 s) quarantined and `reporter` blocked behind it (so
+#      the node is degraded, exit 1, by design), components left running;
+#      a second `razar boot` on the same base is refused while one runs;
 #   4. a second `razar boot` adopts the running components instead of
 #      relaunching them, serves /metrics, and on SIGTERM stops everything in
 #      reverse order;
@@ -49,8 +51,11 @@ expect_rc 1 "$bin/razar" status --base "$base"
 echo "== 4. razar boot again: adopts what runs, serves metrics, stops on SIGTERM"
 "$bin/razar" boot "$config" --base "$base" --http-port "$port" &
 razar_pid=$!
+sleep 1
+echo "== 4b. a second razar boot on the same base is refused (one RAZAR per base)"
+expect_rc 2 "$bin/razar" boot "$config" --base "$base" --http-port 0
 python3 - "$port" "$base/logs/razar.log" <<'PY'
-import json, sys, time, urllib.request
+import json, sys, time, urllib.error, urllib.request
 port, log = sys.argv[1], sys.argv[2]
 deadline = time.time() + 60
 while time.time() < deadline:
@@ -65,6 +70,11 @@ with open(log) as f:
 print("adopted, not relaunched:", ", ".join(adopted))
 body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
 print("\n".join(l for l in body.splitlines() if l.startswith(("razar_component_up", "razar_quarantined"))))
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
+    sys.exit("main.sh: /health said ok on a degraded node")
+except urllib.error.HTTPError as e:
+    print("/health:", e.code, e.read().decode())
 PY
 kill -TERM "$razar_pid"
 expect_rc 1 wait "$razar_pid"
