@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "orchestrator/base/clock.h"
 #include "storage/check.h"
 
 namespace razar::orchestrator {
@@ -19,11 +20,7 @@ namespace {
 
 constexpr int64_t kWatchPeriodMs = 100;
 
-int64_t NowNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+int64_t NowNs() { return Clock::Real()->NowNs(); }
 
 // The local port of a connected TCP socket, or 0 (not TCP, not connected).
 uint16_t ConnectedLocalPort(int fd) {

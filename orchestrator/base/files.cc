@@ -1,6 +1,7 @@
 #include "orchestrator/base/files.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -66,6 +67,18 @@ Result<std::string> ReadWholeFile(storage::Env* env, const std::string& path, si
     offset += n;
   }
   return text;
+}
+
+Status AppendWhole(int fd, std::string_view text, const std::string& path) {
+  ssize_t n;
+  do {
+    n = ::write(fd, text.data(), text.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Status::FromErrno("write " + path, errno);
+  if (static_cast<size_t>(n) != text.size()) {
+    return Status::IoError("short write to " + path + " (disk full?)", ENOSPC);
+  }
+  return Status::Ok();
 }
 
 }  // namespace razar::orchestrator

@@ -32,4 +32,11 @@ Status WriteFileAtomically(storage::Env* env, const std::string& path, std::stri
 Result<std::string> ReadWholeFile(storage::Env* env, const std::string& path,
                                   size_t max_bytes = 64 << 20);
 
+// Appends `text` to an O_APPEND descriptor as ONE write(2), so that lines
+// from other threads or processes appending to the same file never
+// interleave. A short write on a regular file means the disk is full: the
+// tail is not written separately (it would interleave) and IoError(ENOSPC)
+// names `path`. EINTR is retried.
+Status AppendWhole(int fd, std::string_view text, const std::string& path);
+
 }  // namespace razar::orchestrator

@@ -1,21 +1,14 @@
 #include "orchestrator/config/spec.h"
 
+#include <iterator>
+
 namespace razar::orchestrator {
 
 const char* ProbeKindName(ProbeKind k) {
-  switch (k) {
-    case ProbeKind::kNone:
-      return "none";
-    case ProbeKind::kCommand:
-      return "command";
-    case ProbeKind::kHttp:
-      return "http";
-    case ProbeKind::kTcp:
-      return "tcp";
-    case ProbeKind::kNotify:
-      return "notify";
-  }
-  return "unknown";
+  // In enum order.
+  static constexpr const char* kNames[] = {"none", "command", "http", "tcp", "notify"};
+  const auto i = static_cast<size_t>(k);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
 }  // namespace razar::orchestrator

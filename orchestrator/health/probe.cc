@@ -16,6 +16,7 @@
 #include <climits>
 #include <condition_variable>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -423,15 +424,10 @@ void ProbeTracker::Reset() {
 }
 
 const char* HealthName(ProbeTracker::Health health) {
-  switch (health) {
-    case ProbeTracker::Health::kUnknown:
-      return "unknown";
-    case ProbeTracker::Health::kHealthy:
-      return "healthy";
-    case ProbeTracker::Health::kUnhealthy:
-      return "unhealthy";
-  }
-  return "?";
+  // In enum order.
+  static constexpr const char* kNames[] = {"unknown", "healthy", "unhealthy"};
+  const auto i = static_cast<size_t>(health);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 }  // namespace razar::orchestrator

@@ -1,25 +1,15 @@
 #include "orchestrator/journal/component_status.h"
 
+#include <iterator>
+
 namespace razar::orchestrator {
 
 const char* ComponentStatusName(ComponentStatus status) {
-  switch (status) {
-    case ComponentStatus::kPending:
-      return "pending";
-    case ComponentStatus::kStarting:
-      return "starting";
-    case ComponentStatus::kHealthy:
-      return "healthy";
-    case ComponentStatus::kFailed:
-      return "failed";
-    case ComponentStatus::kQuarantined:
-      return "quarantined";
-    case ComponentStatus::kStopped:
-      return "stopped";
-    case ComponentStatus::kBlocked:
-      return "blocked";
-  }
-  return "unknown";
+  // In enum order.
+  static constexpr const char* kNames[] = {"pending",     "starting", "healthy", "failed",
+                                           "quarantined", "stopped",  "blocked"};
+  const auto i = static_cast<size_t>(status);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
 std::optional<ComponentStatus> ParseComponentStatus(std::string_view name) {

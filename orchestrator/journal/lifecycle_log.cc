@@ -38,18 +38,7 @@ Status LifecycleLog::Append(std::string_view event, std::string_view component,
                          {"component", component},
                          {"status", status},
                          {"details", details.is_null() ? nlohmann::json("") : details}};
-  std::string text = DumpJson(line) + "\n";
-  ssize_t n;
-  do {
-    n = ::write(fd_, text.data(), text.size());
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Status::FromErrno("write " + path_, errno);
-  // A short write on a regular file means the disk is full; do not append
-  // the tail separately (it would interleave with other writers).
-  if (static_cast<size_t>(n) != text.size()) {
-    return Status::IoError("short write to " + path_ + " (disk full?)", ENOSPC);
-  }
-  return Status::Ok();
+  return AppendWhole(fd_, DumpJson(line) + "\n", path_);
 }
 
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "orchestrator/base/files.h"
 #include "orchestrator/config/config.h"
 #include "orchestrator/journal/runtime_state.h"
 
@@ -219,14 +220,7 @@ Status QuarantineStore::AppendLogRow(std::string_view component, std::string_vie
                      EscapeMarkdownCell(component, kMaxDetailsChars) + " | " +
                      EscapeMarkdownCell(action, kMaxDetailsChars) + " | " +
                      EscapeMarkdownCell(details, kMaxDetailsChars) + " |\n";
-  ssize_t n;
-  do {
-    n = ::write(fd, text.data(), text.size());
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Status::FromErrno("write " + path, errno);
-  if (static_cast<size_t>(n) != text.size()) {
-    return Status::IoError("short write to " + path + " (disk full?)", ENOSPC);
-  }
+  RAZAR_RETURN_IF_ERROR(AppendWhole(fd, text, path));
   if (::fdatasync(fd) != 0) return Status::FromErrno("fdatasync " + path, errno);
   return Status::Ok();
 }

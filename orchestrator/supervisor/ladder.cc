@@ -1,5 +1,7 @@
 #include "orchestrator/supervisor/ladder.h"
 
+#include <iterator>
+
 #include "storage/check.h"
 
 namespace razar::orchestrator {
@@ -71,21 +73,11 @@ RecoveryLadder::Step RecoveryLadder::Quarantine(uint32_t attempts, const std::st
 }
 
 const char* RungName(RecoveryLadder::Rung rung) {
-  switch (rung) {
-    case RecoveryLadder::Rung::kLaunch:
-      return "launch";
-    case RecoveryLadder::Rung::kBackoff:
-      return "backoff";
-    case RecoveryLadder::Rung::kHandover:
-      return "handover";
-    case RecoveryLadder::Rung::kQuarantine:
-      return "quarantine";
-    case RecoveryLadder::Rung::kUp:
-      return "up";
-    case RecoveryLadder::Rung::kQuarantined:
-      return "quarantined";
-  }
-  return "?";
+  // In enum order.
+  static constexpr const char* kNames[] = {"launch",     "backoff", "handover",
+                                           "quarantine", "up",      "quarantined"};
+  const auto i = static_cast<size_t>(rung);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 }  // namespace razar::orchestrator

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +35,8 @@
 #include "orchestrator/cli/razar_cli.h"
 #include "orchestrator/journal/runtime_state.h"
 #include "orchestrator/config/spec.h"
+
+extern char** environ;
 
 namespace razar::orchestrator::testing {
 
@@ -168,6 +172,52 @@ inline int CallRazar(std::vector<std::string> args, std::string* out_text = null
 
 // A ChildProcessTest whose configs tag every component; TearDown fails
 // the test for any tagged process still running (and kills it).
+// fork + execve of `argv` with stdout/stderr to files, in its own process
+// group, signal mask cleared. Everything the child touches is prepared
+// before fork (the test process has threads). `cwd` empty: the test's own.
+inline pid_t Spawn(const std::vector<std::string>& args, const std::string& out_path,
+                   const std::string& err_path, const std::string& cwd = "") {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (std::string& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  sigset_t none;
+  sigemptyset(&none);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::dup2(in_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
+    ::execve(argv[0], argv.data(), environ);
+    ::_exit(127);
+  }
+  ::close(in_fd);
+  ::close(out_fd);
+  ::close(err_fd);
+  return pid;
+}
+
+// GET http://127.0.0.1:<port><path>: status and body, or nullopt when
+// nothing answered (1 s to connect, 3 s to read).
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+inline std::optional<HttpReply> HttpGet(uint16_t port, const std::string& path) {
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_connection_timeout(1, 0);
+  cli.set_read_timeout(3, 0);
+  httplib::Result r = cli.Get(path);
+  if (!r) return std::nullopt;
+  return HttpReply{r->status, r->body};
+}
+
 class TaggedComponentTest : public ChildProcessTest {
  protected:
   void SetUp() override {

@@ -39,6 +39,9 @@ extern char** environ;
 namespace razar::orchestrator::blackbox {
 namespace {
 
+using ::razar::orchestrator::testing::HttpGet;
+using ::razar::orchestrator::testing::HttpReply;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::Argv;
@@ -94,19 +97,6 @@ json Sh(const std::string& name, const std::string& script) {
           {"start_timeout_ms", 10000}};
 }
 
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-std::optional<Reply> HttpGet(uint16_t port, const std::string& path) {
-  httplib::Client cli("127.0.0.1", port);
-  cli.set_connection_timeout(1, 0);
-  cli.set_read_timeout(3, 0);
-  httplib::Result r = cli.Get(path);
-  if (!r) return std::nullopt;
-  return Reply{r->status, r->body};
-}
 
 // What one finished run of a command printed and how it ended.
 struct Outcome {
@@ -134,32 +124,8 @@ class BlackBoxDefects : public testing::TaggedComponentTest {
   // the child touches is prepared before fork.
   pid_t Start(const std::vector<std::string>& args, const std::string& cwd = "") {
     const std::string n = std::to_string(runs_++);
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv;
-    for (std::string& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
     const std::string dir = cwd.empty() ? dir_ : cwd;
-    const std::string out_path = Path("run" + n + ".out");
-    const std::string err_path = Path("run" + n + ".err");
-    const int in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    sigset_t none;
-    sigemptyset(&none);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::setpgid(0, 0);
-      ::dup2(in_fd, 0);
-      ::dup2(out_fd, 1);
-      ::dup2(err_fd, 2);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      if (::chdir(dir.c_str()) != 0) ::_exit(126);
-      ::execve(argv[0], argv.data(), environ);
-      ::_exit(127);
-    }
-    ::close(in_fd);
-    ::close(out_fd);
-    ::close(err_fd);
+    const pid_t pid = testing::Spawn(args, Path("run" + n + ".out"), Path("run" + n + ".err"), dir);
     EXPECT_GT(pid, 0);
     started_.push_back(pid);
     run_of_[pid] = n;
@@ -532,7 +498,7 @@ TEST_F(BlackBoxDefects, HttpHealthIs503WhileEveryComponentIsQuarantined) {
   const pid_t razar =
       StartBoot(config, Base(), {"--http-port", std::to_string(port), "--no-spine"});
   ASSERT_TRUE(WaitBootFinished(Base())) << Stderr(razar);
-  std::optional<Reply> health;
+  std::optional<HttpReply> health;
   ASSERT_TRUE(
       WaitUntil([&] { return (health = HttpGet(port, "/health")).has_value(); }, 10'000, 50))
       << Stderr(razar);
@@ -542,7 +508,7 @@ TEST_F(BlackBoxDefects, HttpHealthIs503WhileEveryComponentIsQuarantined) {
   EXPECT_EQ(hj.value("status", ""), "degraded") << health->body;
   EXPECT_EQ(hj.value("quarantined", json::array()), json::array({"bad"})) << health->body;
 
-  const std::optional<Reply> status = HttpGet(port, "/status");
+  const std::optional<HttpReply> status = HttpGet(port, "/status");
   ASSERT_TRUE(status);
   const json sj = json::parse(status->body, nullptr, false);
   ASSERT_TRUE(sj.is_object()) << status->body;

@@ -64,35 +64,6 @@ size_t LineCount(const std::string& path) {
   return n;
 }
 
-// fork + execve of `argv` with stdout/stderr to files, in its own process
-// group, signal mask cleared. Everything the child touches is prepared
-// before fork (the test process has threads).
-pid_t Spawn(const std::vector<std::string>& args, const std::string& out_path,
-            const std::string& err_path) {
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (std::string& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const int in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  sigset_t none;
-  sigemptyset(&none);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::dup2(in_fd, 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(argv[0], argv.data(), environ);
-    ::_exit(127);
-  }
-  ::close(in_fd);
-  ::close(out_fd);
-  ::close(err_fd);
-  return pid;
-}
 
 // The exit code; 128+signal if killed; -1 on timeout (then it is killed).
 int WaitExit(pid_t pid, int64_t timeout_ms) {
@@ -164,6 +135,18 @@ class RazarCliTest : public TaggedComponentTest {
         20'000));
     ::kill(pid, SIGTERM);
     return WaitExit(pid, 20'000);
+  }
+
+  // ok: healthy; bad: fails its probe, no retries, quarantined; dep:
+  // depends on bad, so blocked. A degraded node of every kind.
+  std::string QuarantinedAndBlockedConfig() {
+    json ok = Shell("ok", "exec sleep 60", 0);
+    json bad = Shell("bad", "exit 3", 0);
+    bad["retries"] = 0;
+    bad["probe"] = {{"command", Argv({"false"})}, {"period_ms", 50}};
+    json dep = Shell("dep", "exec sleep 60", 1);
+    dep["depends_on"] = Argv({"bad"});
+    return WriteConfig({ok, bad, dep});
   }
 
   std::optional<RuntimeState> State() {
@@ -489,19 +472,6 @@ TEST_F(RazarCliTest, BootThatQuarantinedAComponentDoesNotSayEveryComponentIsHeal
 
 // --- HTTP + metrics -----------------------------------------------------
 
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-std::optional<Reply> Get(uint16_t port, const std::string& path) {
-  httplib::Client cli("127.0.0.1", port);
-  cli.set_connection_timeout(1, 0);
-  cli.set_read_timeout(2, 0);
-  httplib::Result r = cli.Get(path);
-  if (!r) return std::nullopt;
-  return Reply{r->status, r->body};
-}
 
 // The sample value of the metric line that starts with `series` (name and
 // labels exactly as exposed), or nullopt.
@@ -524,13 +494,13 @@ TEST_F(RazarCliTest, HttpServesHealthStatusAndMetricsThatPromtoolAccepts) {
   const pid_t razar = StartBoot(config, {"--http-port", std::to_string(port), "--no-spine"});
   ASSERT_TRUE(WaitUntil(
       [&] {
-        auto r = Get(port, "/health");
+        auto r = HttpGet(port, "/health");
         return r && r->status == 200;
       },
       20'000, 50))
       << Stderr(0);
 
-  auto status = Get(port, "/status");
+  auto status = HttpGet(port, "/status");
   ASSERT_TRUE(status);
   EXPECT_EQ(status->status, 200);
   const json sj = json::parse(status->body, nullptr, false);
@@ -543,7 +513,7 @@ TEST_F(RazarCliTest, HttpServesHealthStatusAndMetricsThatPromtoolAccepts) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"h1", "h2"}));
 
-  auto metrics = Get(port, "/metrics");
+  auto metrics = HttpGet(port, "/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
   const std::string text = metrics->body;
@@ -553,7 +523,7 @@ TEST_F(RazarCliTest, HttpServesHealthStatusAndMetricsThatPromtoolAccepts) {
 
   ASSERT_EQ(::kill(razar, SIGTERM), 0);
   EXPECT_EQ(WaitExit(razar, 15'000), 0);
-  EXPECT_FALSE(Get(port, "/health")) << "HTTP server still answering after exit";
+  EXPECT_FALSE(HttpGet(port, "/health")) << "HTTP server still answering after exit";
 
   if (::access("/usr/bin/promtool", X_OK) != 0) GTEST_SKIP() << "/usr/bin/promtool is missing";
   std::ofstream(Path("metrics.txt")) << text;
@@ -565,13 +535,7 @@ TEST_F(RazarCliTest, HttpServesHealthStatusAndMetricsThatPromtoolAccepts) {
 }
 
 TEST_F(RazarCliTest, HttpHealthIs503AndMetricsCountQuarantineWhenAComponentIsBlocked) {
-  json ok = Shell("ok", "exec sleep 60", 0);
-  json bad = Shell("bad", "exit 3", 0);
-  bad["retries"] = 0;
-  bad["probe"] = {{"command", Argv({"false"})}, {"period_ms", 50}};
-  json dep = Shell("dep", "exec sleep 60", 1);
-  dep["depends_on"] = Argv({"bad"});
-  const std::string config = WriteConfig({ok, bad, dep});
+  const std::string config = QuarantinedAndBlockedConfig();
   const uint16_t port = UnusedPort();
   ASSERT_NE(port, 0);
   const pid_t razar = StartBoot(config, {"--http-port", std::to_string(port), "--no-spine"});
@@ -583,10 +547,10 @@ TEST_F(RazarCliTest, HttpHealthIs503AndMetricsCountQuarantineWhenAComponentIsBlo
       20'000))
       << Stderr(0);
 
-  auto health = Get(port, "/health");
+  auto health = HttpGet(port, "/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 503) << health->body;
-  auto status = Get(port, "/status");
+  auto status = HttpGet(port, "/status");
   ASSERT_TRUE(status);
   const json sj = json::parse(status->body, nullptr, false);
   ASSERT_FALSE(sj.is_discarded());
@@ -597,7 +561,7 @@ TEST_F(RazarCliTest, HttpHealthIs503AndMetricsCountQuarantineWhenAComponentIsBlo
   EXPECT_EQ(by_name["ok"], "healthy");
   EXPECT_EQ(by_name["bad"], "quarantined");
   EXPECT_EQ(by_name["dep"], "blocked");
-  auto metrics = Get(port, "/metrics");
+  auto metrics = HttpGet(port, "/metrics");
   ASSERT_TRUE(metrics);
   const std::string text = metrics->body;
   EXPECT_EQ(Sample(text, "razar_quarantined_components"), 1.0) << text;
@@ -735,13 +699,7 @@ TEST_F(RazarCliTest, EachBadConfigExitsTwoWithOneMessageNamingFileComponentAndKe
 }
 
 TEST_F(RazarCliTest, StatusJsonMatchesTheStateFileAndExitsOneWhenDegraded) {
-  json ok = Shell("ok", "exec sleep 60", 0);
-  json bad = Shell("bad", "exit 3", 0);
-  bad["retries"] = 0;
-  bad["probe"] = {{"command", Argv({"false"})}, {"period_ms", 50}};
-  json dep = Shell("dep", "exec sleep 60", 1);
-  dep["depends_on"] = Argv({"bad"});
-  const std::string config = WriteConfig({ok, bad, dep});
+  const std::string config = QuarantinedAndBlockedConfig();
   Result<BootConfig> cfg = LoadBootConfig(config);
   ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
   SupervisorOptions o;
