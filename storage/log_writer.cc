@@ -637,7 +637,10 @@ Status LogWriter::PrepareSpare(const std::string& path) {
   } else {
     RAZAR_RETURN_IF_ERROR(env_->Truncate(path, options_.segment_bytes));
   }
-  return env_->Fdatasync(fd);
+  RAZAR_RETURN_IF_ERROR(env_->Fdatasync(fd));
+  std::lock_guard<std::mutex> l(mu_);
+  ++stats_.spares_prepared;
+  return Status::Ok();
 }
 
 void LogWriter::PreparerLoop() {

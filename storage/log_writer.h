@@ -97,6 +97,7 @@ struct LogWriterStats {
   uint64_t syncs = 0;         // fdatasyncs completed
   uint64_t short_writes = 0;  // writes resubmitted after a short or -EAGAIN completion
   uint64_t segments_created = 0;
+  uint64_t spares_prepared = 0;  // spare segments made ready (filled or sized, and synced)
   uint64_t producer_waits = 0;  // appends that blocked on a full buffer
   bool direct_io = false;       // segments are written with O_DIRECT
 };
