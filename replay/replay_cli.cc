@@ -52,102 +52,107 @@ void ReportDamages(std::ostream& err, const std::vector<storage::Damage>& ds) {
   for (const auto& d : ds) err << "razar-replay: damage: " << storage::DescribeDamage(d) << "\n";
 }
 
+// Prints a query that could not run at all (exit 2).
+int Unusable(const Status& s, std::ostream& err) {
+  err << "razar-replay: " << s.ToString() << "\n";
+  return kExitUsage;
+}
+
 // --- info ---
+
+json InfoJson(const SpineInfo& i) {
+  json segs = json::array();
+  for (const auto& s : i.segments) {
+    segs.push_back({{"name", s.summary.name},
+                    {"first_lsn", s.summary.first_lsn},
+                    {"last_lsn", s.summary.last_lsn},
+                    {"records", s.summary.records},
+                    {"bytes", s.summary.file_bytes},
+                    {"damaged", s.summary.damaged},
+                    {"first_time", TimeOrDash(s.first_unix_ns)},
+                    {"last_time", TimeOrDash(s.last_unix_ns)}});
+  }
+  json snaps = json::object();
+  for (int li = 0; li < storage::kLayerCount; ++li) {
+    json a = json::array();
+    for (const auto& m : i.snapshots[li]) {
+      a.push_back({{"id", m.snapshot_id},
+                   {"created", FormatTime(m.created_unix_ns)},
+                   {"min_lsn", m.min_lsn()},
+                   {"max_lsn", m.max_lsn()},
+                   {"sessions", m.sessions},
+                   {"events", m.events},
+                   {"components", m.components},
+                   {"value_bytes", m.value_bytes}});
+    }
+    snaps[storage::LayerName(static_cast<Layer>(li))] = a;
+  }
+  json damages = json::array();
+  for (const auto& d : i.damages) damages.push_back(DamageJson(d));
+  return {{"spine", i.dir},
+          {"live", i.live},
+          {"live_pid", i.live_pid},
+          {"records", i.records},
+          {"first_lsn", i.first_lsn},
+          {"last_lsn", i.last_lsn},
+          {"first_time", TimeOrDash(i.first_unix_ns)},
+          {"last_time", TimeOrDash(i.last_unix_ns)},
+          {"log_bytes", i.log_bytes},
+          {"snapshot_bytes", i.snapshot_bytes},
+          {"segments", segs},
+          {"snapshots", snaps},
+          {"damages", damages},
+          {"problems", i.problems},
+          {"notes", i.notes}};
+}
+
+void PrintInfoTable(const SpineInfo& i, std::ostream& out) {
+  out << fmt::format("spine {}{}\n", i.dir,
+                     i.live ? fmt::format(" (live: open by pid {})", i.live_pid) : "");
+  out << fmt::format("log: {} records, LSN {}..{}, {} .. {}, {} in {} segments\n", i.records,
+                     i.first_lsn, i.last_lsn, TimeOrDash(i.first_unix_ns),
+                     TimeOrDash(i.last_unix_ns), Mb(i.log_bytes), i.segments.size());
+  constexpr const char* kSegRow = "  {:<28} {:>12} {:>12} {:>10} {:>12}  {:<31} {}\n";
+  out << fmt::format(kSegRow, "segment", "first LSN", "last LSN", "records", "size", "last record",
+                     "");
+  for (const auto& s : i.segments) {
+    out << fmt::format(kSegRow, s.summary.name, s.summary.first_lsn, s.summary.last_lsn,
+                       s.summary.records, Mb(s.summary.file_bytes), TimeOrDash(s.last_unix_ns),
+                       s.summary.damaged ? "DAMAGED" : "");
+  }
+  out << fmt::format("snapshots: {}\n", Mb(i.snapshot_bytes));
+  constexpr const char* kSnapRow = "  {:<10} {:>6} {:<31} {:>12} {:>12} {:>10} {:>10} {:>6}\n";
+  out << fmt::format(kSnapRow, "layer", "id", "created", "min LSN", "max LSN", "sessions", "events",
+                     "comps");
+  for (int li = 0; li < storage::kLayerCount; ++li) {
+    const char* name = storage::LayerName(static_cast<Layer>(li));
+    if (i.snapshots[li].empty()) out << fmt::format("  {:<10} {:>6}\n", name, "-");
+    for (const auto& m : i.snapshots[li]) {
+      out << fmt::format(kSnapRow, name, m.snapshot_id, FormatTime(m.created_unix_ns), m.min_lsn(),
+                         m.max_lsn(), m.sessions, m.events, m.components);
+    }
+  }
+  for (const auto& p : i.problems) out << "problem: " << p << "\n";
+  for (const auto& n : i.notes) out << "note: " << n << "\n";
+}
 
 int RunInfo(const Common& c, std::ostream& out, std::ostream& err) {
   Result<SpineInfo> r = Inspect(c.spine, storage::Env::Default());
-  if (!r.ok()) {
-    err << "razar-replay: " << r.status().ToString() << "\n";
-    return kExitUsage;
-  }
-  const SpineInfo& i = *r;
+  if (!r.ok()) return Unusable(r.status(), err);
   if (c.format == "json") {
-    json segs = json::array();
-    for (const auto& s : i.segments) {
-      segs.push_back({{"name", s.summary.name},
-                      {"first_lsn", s.summary.first_lsn},
-                      {"last_lsn", s.summary.last_lsn},
-                      {"records", s.summary.records},
-                      {"bytes", s.summary.file_bytes},
-                      {"damaged", s.summary.damaged},
-                      {"first_time", TimeOrDash(s.first_unix_ns)},
-                      {"last_time", TimeOrDash(s.last_unix_ns)}});
-    }
-    json snaps = json::object();
-    for (int li = 0; li < storage::kLayerCount; ++li) {
-      json a = json::array();
-      for (const auto& m : i.snapshots[li]) {
-        a.push_back({{"id", m.snapshot_id},
-                     {"created", FormatTime(m.created_unix_ns)},
-                     {"min_lsn", m.min_lsn()},
-                     {"max_lsn", m.max_lsn()},
-                     {"sessions", m.sessions},
-                     {"events", m.events},
-                     {"components", m.components},
-                     {"value_bytes", m.value_bytes}});
-      }
-      snaps[storage::LayerName(static_cast<Layer>(li))] = a;
-    }
-    json damages = json::array();
-    for (const auto& d : i.damages) damages.push_back(DamageJson(d));
-    out << json{{"spine", i.dir},
-                {"live", i.live},
-                {"live_pid", i.live_pid},
-                {"records", i.records},
-                {"first_lsn", i.first_lsn},
-                {"last_lsn", i.last_lsn},
-                {"first_time", TimeOrDash(i.first_unix_ns)},
-                {"last_time", TimeOrDash(i.last_unix_ns)},
-                {"log_bytes", i.log_bytes},
-                {"snapshot_bytes", i.snapshot_bytes},
-                {"segments", segs},
-                {"snapshots", snaps},
-                {"damages", damages},
-                {"problems", i.problems},
-                {"notes", i.notes}}
-               .dump(2)
-        << "\n";
+    out << InfoJson(*r).dump(2) << "\n";
   } else {
-    out << fmt::format("spine {}{}\n", i.dir,
-                       i.live ? fmt::format(" (live: open by pid {})", i.live_pid) : "");
-    out << fmt::format("log: {} records, LSN {}..{}, {} .. {}, {} in {} segments\n", i.records,
-                       i.first_lsn, i.last_lsn, TimeOrDash(i.first_unix_ns),
-                       TimeOrDash(i.last_unix_ns), Mb(i.log_bytes), i.segments.size());
-    out << fmt::format("  {:<28} {:>12} {:>12} {:>10} {:>12}  {:<31} {}\n", "segment", "first LSN",
-                       "last LSN", "records", "size", "last record", "");
-    for (const auto& s : i.segments) {
-      out << fmt::format("  {:<28} {:>12} {:>12} {:>10} {:>12}  {:<31} {}\n", s.summary.name,
-                         s.summary.first_lsn, s.summary.last_lsn, s.summary.records,
-                         Mb(s.summary.file_bytes), TimeOrDash(s.last_unix_ns),
-                         s.summary.damaged ? "DAMAGED" : "");
-    }
-    out << fmt::format("snapshots: {}\n", Mb(i.snapshot_bytes));
-    out << fmt::format("  {:<10} {:>6} {:<31} {:>12} {:>12} {:>10} {:>10} {:>6}\n", "layer", "id",
-                       "created", "min LSN", "max LSN", "sessions", "events", "comps");
-    for (int li = 0; li < storage::kLayerCount; ++li) {
-      const char* name = storage::LayerName(static_cast<Layer>(li));
-      if (i.snapshots[li].empty()) out << fmt::format("  {:<10} {:>6}\n", name, "-");
-      for (const auto& m : i.snapshots[li]) {
-        out << fmt::format("  {:<10} {:>6} {:<31} {:>12} {:>12} {:>10} {:>10} {:>6}\n", name,
-                           m.snapshot_id, FormatTime(m.created_unix_ns), m.min_lsn(), m.max_lsn(),
-                           m.sessions, m.events, m.components);
-      }
-    }
-    for (const auto& p : i.problems) out << "problem: " << p << "\n";
-    for (const auto& n : i.notes) out << "note: " << n << "\n";
+    PrintInfoTable(*r, out);
   }
-  ReportDamages(err, i.damages);
-  return i.damages.empty() && i.problems.empty() ? kExitOk : kExitDamaged;
+  ReportDamages(err, r->damages);
+  return r->damages.empty() && r->problems.empty() ? kExitOk : kExitDamaged;
 }
 
 // --- verify ---
 
 int RunVerify(const Common& c, std::ostream& out, std::ostream& err) {
   Result<VerifyReport> r = Verify(c.spine, storage::Env::Default());
-  if (!r.ok()) {
-    err << "razar-replay: " << r.status().ToString() << "\n";
-    return kExitUsage;
-  }
+  if (!r.ok()) return Unusable(r.status(), err);
   const VerifyReport& v = *r;
   if (c.format == "json") {
     json ds = json::array();
@@ -336,110 +341,131 @@ class ProgressBar {
   bool on_;
 };
 
-int RunRebuild(const Common& c, const std::string& at, uint32_t threads, bool sequential,
-               const std::string& mode, const std::string& export_path, std::ostream& out,
-               std::ostream& err, bool tty) {
+struct RebuildArgs {
+  std::string at, mode = "point-in-time", export_path;
+  uint32_t threads = 0;
+  bool sequential = false;
+};
+
+// The RebuildOptions the arguments ask for; InvalidArgument naming the
+// option otherwise.
+Result<RebuildOptions> MakeRebuildOptions(const Common& c, const RebuildArgs& a) {
   RebuildOptions o;
   o.env = storage::Env::Default();
   o.spine_dir = c.spine;
-  o.threads = threads;
-  o.sequential = sequential;
-  if (!at.empty()) {
-    Result<Target> t = ParseTarget(at);
-    if (!t.ok()) {
-      err << "razar-replay: --at: " << t.status().message() << "\n";
-      return kExitUsage;
-    }
+  o.threads = a.threads;
+  o.sequential = a.sequential;
+  if (!a.at.empty()) {
+    Result<Target> t = ParseTarget(a.at);
+    if (!t.ok()) return Status::InvalidArgument("--at: " + t.status().message());
     o.target = *t;
   }
-  Result<storage::RecoveryMode> m = storage::ParseRecoveryMode(mode);
-  if (!m.ok()) {
-    err << "razar-replay: --mode: " << m.status().message() << "\n";
+  Result<storage::RecoveryMode> m = storage::ParseRecoveryMode(a.mode);
+  if (!m.ok()) return Status::InvalidArgument("--mode: " + m.status().message());
+  o.mode = *m;
+  return o;
+}
+
+struct LayerTotals {
+  uint64_t sessions = 0, events = 0;
+};
+LayerTotals TotalsOf(const storage::LayerState& ls) {
+  LayerTotals t;
+  for (const auto& sh : ls.shards) {
+    t.sessions += sh.sessions.size();
+    t.events += sh.events.size();
+  }
+  return t;
+}
+
+json RebuildJson(const Rebuilt& b, const Target& target) {
+  const LogReplayStats& l = b.log;
+  json layers = json::object();
+  for (int li = 0; li < storage::kLayerCount; ++li) {
+    const Layer layer = static_cast<Layer>(li);
+    const storage::LayerState& ls = b.state.layer(layer);
+    const LayerTotals t = TotalsOf(ls);
+    layers[storage::LayerName(layer)] = {{"sessions", t.sessions},
+                                         {"pending_events", t.events},
+                                         {"components", ls.components.size()},
+                                         {"snapshot_id", b.snapshots.layers[li].snapshot_id},
+                                         {"down", ls.meta.down}};
+  }
+  return {{"target", target.ToString()},
+          {"sessions", b.state.session_count()},
+          {"pending_events", b.state.event_count()},
+          {"layers", layers},
+          {"records_read", l.records_read},
+          {"records_applied", l.records_applied},
+          {"records_skipped", l.records_skipped},
+          {"last_lsn", l.last_applied_lsn},
+          {"threads", l.threads},
+          {"snapshot_seconds", b.snapshots.seconds},
+          {"log_seconds", l.seconds},
+          {"total_seconds", b.seconds},
+          {"records_per_second", l.seconds > 0 ? l.records_read / l.seconds : 0},
+          {"mib_per_second", l.seconds > 0 ? l.bytes_read / 1048576.0 / l.seconds : 0},
+          {"problems", b.snapshots.problems},
+          {"notes", b.snapshots.notes},
+          {"log", l.log.Summary()}};
+}
+
+void PrintRebuildTable(const Rebuilt& b, const Target& target, std::ostream& out) {
+  const LogReplayStats& l = b.log;
+  out << fmt::format("rebuilt to {}: {} sessions, {} pending events (last LSN {})\n",
+                     target.ToString(), b.state.session_count(), b.state.event_count(),
+                     l.last_applied_lsn);
+  constexpr const char* kRow = "  {:<10} {:>10} {:>10} {:>6} {:>9} {}\n";
+  out << fmt::format(kRow, "layer", "sessions", "pending", "comps", "snapshot", "status");
+  for (int li = 0; li < storage::kLayerCount; ++li) {
+    const Layer layer = static_cast<Layer>(li);
+    const storage::LayerState& ls = b.state.layer(layer);
+    const LayerTotals t = TotalsOf(ls);
+    const uint64_t id = b.snapshots.layers[li].snapshot_id;
+    out << fmt::format(kRow, storage::LayerName(layer), t.sessions, t.events, ls.components.size(),
+                       id ? std::to_string(id) : "-", ls.meta.down ? "DOWN" : "up");
+  }
+  out << fmt::format(
+      "snapshots loaded in {:.3f} s; log: {} records read ({} applied, {} already in "
+      "snapshots), {} in {:.3f} s with {} threads = {:.0f} records/s, {:.0f} MiB/s\n",
+      b.snapshots.seconds, l.records_read, l.records_applied, l.records_skipped, Mb(l.bytes_read),
+      l.seconds, l.threads, l.seconds > 0 ? l.records_read / l.seconds : 0,
+      l.seconds > 0 ? l.bytes_read / 1048576.0 / l.seconds : 0);
+  out << fmt::format("total {:.3f} s; log: {}\n", b.seconds, l.log.Summary());
+  for (const auto& p : b.snapshots.problems) out << "problem: " << p << "\n";
+}
+
+int RunRebuild(const Common& c, const RebuildArgs& a, std::ostream& out, std::ostream& err,
+               bool tty) {
+  Result<RebuildOptions> o = MakeRebuildOptions(c, a);
+  if (!o.ok()) {
+    err << "razar-replay: " << o.status().message() << "\n";
     return kExitUsage;
   }
-  o.mode = *m;
   ProgressBar bar(err, tty);
-  o.progress = [&bar](const Progress& p) { bar(p); };
-  Result<Rebuilt> r = Rebuild(o);
+  o->progress = [&bar](const Progress& p) { bar(p); };
+  Result<Rebuilt> r = Rebuild(*o);
   if (!r.ok()) {
     err << "razar-replay: rebuild failed: " << r.status().ToString() << "\n";
     return kExitUsage;
   }
   const Rebuilt& b = *r;
-  const LogReplayStats& l = b.log;
-  if (!export_path.empty()) {
-    std::ofstream f(export_path, std::ios::trunc);
+  if (!a.export_path.empty()) {
+    std::ofstream f(a.export_path, std::ios::trunc);
     f << StateToJson(b.state).dump(1) << "\n";
     f.close();
     if (!f) {
-      err << "razar-replay: cannot write " << export_path << "\n";
+      err << "razar-replay: cannot write " << a.export_path << "\n";
       return kExitUsage;
     }
   }
-  const double rate = l.seconds > 0 ? l.records_read / l.seconds : 0;
-  const double mbs = l.seconds > 0 ? l.bytes_read / 1048576.0 / l.seconds : 0;
   if (c.format == "json") {
-    json layers = json::object();
-    for (int li = 0; li < storage::kLayerCount; ++li) {
-      const Layer layer = static_cast<Layer>(li);
-      uint64_t s = 0, e = 0;
-      for (const auto& sh : b.state.layer(layer).shards) {
-        s += sh.sessions.size();
-        e += sh.events.size();
-      }
-      layers[storage::LayerName(layer)] = {{"sessions", s},
-                                           {"pending_events", e},
-                                           {"components", b.state.layer(layer).components.size()},
-                                           {"snapshot_id", b.snapshots.layers[li].snapshot_id},
-                                           {"down", b.state.layer(layer).meta.down}};
-    }
-    out << json{{"target", o.target.ToString()},
-                {"sessions", b.state.session_count()},
-                {"pending_events", b.state.event_count()},
-                {"layers", layers},
-                {"records_read", l.records_read},
-                {"records_applied", l.records_applied},
-                {"records_skipped", l.records_skipped},
-                {"last_lsn", l.last_applied_lsn},
-                {"threads", l.threads},
-                {"snapshot_seconds", b.snapshots.seconds},
-                {"log_seconds", l.seconds},
-                {"total_seconds", b.seconds},
-                {"records_per_second", rate},
-                {"mib_per_second", mbs},
-                {"problems", b.snapshots.problems},
-                {"notes", b.snapshots.notes},
-                {"log", l.log.Summary()}}
-               .dump(2)
-        << "\n";
+    out << RebuildJson(b, o->target).dump(2) << "\n";
   } else {
-    out << fmt::format("rebuilt to {}: {} sessions, {} pending events (last LSN {})\n",
-                       o.target.ToString(), b.state.session_count(), b.state.event_count(),
-                       l.last_applied_lsn);
-    out << fmt::format("  {:<10} {:>10} {:>10} {:>6} {:>9} {}\n", "layer", "sessions", "pending",
-                       "comps", "snapshot", "status");
-    for (int li = 0; li < storage::kLayerCount; ++li) {
-      const Layer layer = static_cast<Layer>(li);
-      uint64_t s = 0, e = 0;
-      for (const auto& sh : b.state.layer(layer).shards) {
-        s += sh.sessions.size();
-        e += sh.events.size();
-      }
-      const uint64_t id = b.snapshots.layers[li].snapshot_id;
-      out << fmt::format("  {:<10} {:>10} {:>10} {:>6} {:>9} {}\n", storage::LayerName(layer), s, e,
-                         b.state.layer(layer).components.size(), id ? std::to_string(id) : "-",
-                         b.state.layer(layer).meta.down ? "DOWN" : "up");
-    }
-    out << fmt::format(
-        "snapshots loaded in {:.3f} s; log: {} records read ({} applied, {} already in "
-        "snapshots), {} in {:.3f} s with {} threads = {:.0f} records/s, {:.0f} MiB/s\n",
-        b.snapshots.seconds, l.records_read, l.records_applied, l.records_skipped, Mb(l.bytes_read),
-        l.seconds, l.threads, rate, mbs);
-    out << fmt::format("total {:.3f} s; log: {}\n", b.seconds, l.log.Summary());
-    for (const auto& p : b.snapshots.problems) out << "problem: " << p << "\n";
+    PrintRebuildTable(b, o->target, out);
   }
   std::vector<std::string> notes = b.snapshots.notes;
-  const std::vector<storage::Damage> damages = DamagesOf(c.spine, l.log, &notes);
+  const std::vector<storage::Damage> damages = DamagesOf(c.spine, b.log.log, &notes);
   for (const auto& n : notes) err << "razar-replay: note: " << n << "\n";
   ReportDamages(err, damages);
   return damages.empty() && b.snapshots.problems.empty() ? kExitOk : kExitDamaged;
@@ -473,19 +499,17 @@ int ReplayToolMain(int argc, char** argv, std::ostream& out, std::ostream& err, 
   CLI::App* rebuild =
       app.add_subcommand("rebuild", "replay snapshots + log; print counts, timings, throughput");
   AddCommon(rebuild, &c);
-  std::string at, mode = "point-in-time", export_path;
-  uint32_t threads = 0;
-  bool sequential = false;
-  rebuild->add_option("--at", at, "rebuild as of this LSN or UTC time (default: the end)");
-  rebuild->add_option("--threads", threads, "replay threads (0: hardware threads)")
+  RebuildArgs ra;
+  rebuild->add_option("--at", ra.at, "rebuild as of this LSN or UTC time (default: the end)");
+  rebuild->add_option("--threads", ra.threads, "replay threads (0: hardware threads)")
       ->capture_default_str();
-  rebuild->add_flag("--sequential", sequential, "use the sequential reference replayer");
+  rebuild->add_flag("--sequential", ra.sequential, "use the sequential reference replayer");
   rebuild
-      ->add_option("--mode", mode,
+      ->add_option("--mode", ra.mode,
                    "log recovery mode: point-in-time, tolerate-torn-tail, absolute, "
                    "skip-corrupted")
       ->capture_default_str();
-  rebuild->add_option("--export", export_path, "write the rebuilt state as JSON to this file");
+  rebuild->add_option("--export", ra.export_path, "write the rebuilt state as JSON to this file");
 
   // CLI11 would answer an unknown first word with "a subcommand is
   // required"; name the word instead.
@@ -513,9 +537,7 @@ int ReplayToolMain(int argc, char** argv, std::ostream& out, std::ostream& err, 
   if (*verify) return RunVerify(c, out, err);
   if (*dump) return RunDump(c, fa, limit, out, err);
   if (*timeline) return RunTimeline(c, fa, out, err);
-  if (*rebuild) {
-    return RunRebuild(c, at, threads, sequential, mode, export_path, out, err, err_is_tty);
-  }
+  if (*rebuild) return RunRebuild(c, ra, out, err, err_is_tty);
   return kExitUsage;
 }
 

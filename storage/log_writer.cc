@@ -127,8 +127,12 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const LogWriterOptions& optio
     return Status::InvalidArgument("segment_bytes " + std::to_string(options.segment_bytes) +
                                    " must be a multiple of 4096 between 64 KiB and 1 GiB");
   }
-  if (options.buffer_bytes < 64 * 1024 || options.buffer_bytes > (256u << 20)) {
-    return Status::InvalidArgument("buffer_bytes must be between 64 KiB and 256 MiB");
+  // Direct I/O writes whole blocks from a buffer: a capacity that is not a
+  // multiple of the block would let the last block run past its end.
+  if (options.buffer_bytes < 64 * 1024 || options.buffer_bytes > (256u << 20) ||
+      options.buffer_bytes % lf::kBlockBytes != 0) {
+    return Status::InvalidArgument(
+        "buffer_bytes must be a multiple of 4096 between 64 KiB and 256 MiB");
   }
   if (options.durability == Durability::kInterval && options.interval_ms == 0) {
     return Status::InvalidArgument("interval_ms must be > 0 in interval mode");
@@ -637,7 +641,10 @@ Status LogWriter::PrepareSpare(const std::string& path) {
   } else {
     RAZAR_RETURN_IF_ERROR(env_->Truncate(path, options_.segment_bytes));
   }
-  return env_->Fdatasync(fd);
+  RAZAR_RETURN_IF_ERROR(env_->Fdatasync(fd));
+  std::lock_guard<std::mutex> l(mu_);
+  ++stats_.spares_prepared;
+  return Status::Ok();
 }
 
 void LogWriter::PreparerLoop() {

@@ -67,8 +67,8 @@ struct LogWriterOptions {
   // how far producers may run ahead of the disk before Append blocks.
   // Two are allocated and pre-faulted at open. Default: 16 MiB (at 4 MiB
   // the producers of a none-mode log outrun the commits; see
-  // docs/benchmarks.md). Range: 64 KiB .. 256 MiB; must hold the largest
-  // record plus one block.
+  // docs/benchmarks.md). Range: 64 KiB .. 256 MiB, a multiple of 4096;
+  // must hold the largest record plus one block.
   uint32_t buffer_bytes = 16u << 20;
   // Pre-write new segments with zeros (and sync them) before use, in a
   // background thread one segment ahead, so that synced appends overwrite
@@ -97,8 +97,9 @@ struct LogWriterStats {
   uint64_t syncs = 0;         // fdatasyncs completed
   uint64_t short_writes = 0;  // writes resubmitted after a short or -EAGAIN completion
   uint64_t segments_created = 0;
-  uint64_t producer_waits = 0;  // appends that blocked on a full buffer
-  bool direct_io = false;       // segments are written with O_DIRECT
+  uint64_t spares_prepared = 0;  // spare segments made ready (filled or sized, and synced)
+  uint64_t producer_waits = 0;   // appends that blocked on a full buffer
+  bool direct_io = false;        // segments are written with O_DIRECT
 };
 
 class LogWriter {

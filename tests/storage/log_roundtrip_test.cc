@@ -825,6 +825,29 @@ TEST(LogRoundTripTest, OpenRejectsInvalidSegmentSizes) {
   }
 }
 
+// With direct I/O a commit writes its last block whole: a buffer that is
+// not a whole number of blocks would be written (and zero-padded) past its
+// end. Such sizes are refused at open.
+TEST(LogRoundTripTest, BufferSizeThatIsNotAWholeNumberOfBlocksIsRefused) {
+  RAZAR_SKIP_WITHOUT_URING();
+  TempDir tmp;
+  for (uint32_t buf : {(64u << 10) + 1, (64u << 10) + 2048, (1u << 20) - 8}) {
+    auto o = SmallLogOptions(tmp.Sub("log"), Durability::kNone);
+    o.buffer_bytes = buf;
+    auto w = LogWriter::Open(o);
+    EXPECT_FALSE(w.ok()) << "buffer_bytes " << buf << " accepted";
+    if (!w.ok()) {
+      EXPECT_TRUE(w.status().IsInvalidArgument()) << w.status().ToString();
+      EXPECT_NE(w.status().message().find("multiple of 4096"), std::string::npos)
+          << w.status().ToString();
+    }
+  }
+  auto o = SmallLogOptions(tmp.Sub("log"), Durability::kNone);
+  o.buffer_bytes = (64u << 10) + 4096;
+  auto w = LogWriter::Open(o);
+  EXPECT_TRUE(w.ok()) << "a whole number of blocks is fine: " << w.status().ToString();
+}
+
 TEST(LogRoundTripTest, SkippableUnknownTypesAreSkippedAndCounted) {
   RAZAR_SKIP_WITHOUT_URING();
   TempDir tmp;
